@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Shell plumbing shared by setup.sh, infra/*.sh and every exercise's run.sh.
+# Source it; it defines functions and environment defaults and runs nothing else.
+#
+# Environment (the names every exercise shares):
+#   KAFKA_SERVER   broker address            default localhost:9092
+#   SPARK_MASTER   Spark master URL          default local[*]
+#   SPARK_LOCAL_IP address Spark binds to    default 127.0.0.1 (no loopback warning)
+
+COURSE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COURSE_LOCAL="$COURSE_ROOT/infra/local"      # git-ignored: jars, broker data, logs
+COURSE_VENV="$COURSE_ROOT/.venv"
+# Inside the exercise containers there is no .venv: the image's python3 has the
+# packages (the Dockerfiles set COURSE_SYSTEM_PYTHON=1).
+if [ -n "${COURSE_SYSTEM_PYTHON:-}" ]; then
+  COURSE_PYTHON=$(command -v python3)
+else
+  COURSE_PYTHON="$COURSE_VENV/bin/python"
+fi
+# shellcheck source=infra/versions.sh
+source "$COURSE_ROOT/infra/versions.sh"
+
+export KAFKA_SERVER="${KAFKA_SERVER:-localhost:9092}"
+export SPARK_MASTER="${SPARK_MASTER:-local[*]}"
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+
+die() { echo "error: $*" >&2; exit 1; }
+say() { echo "[course] $*" >&2; }
+
+sha256_sum() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
+sha256_check() { if command -v sha256sum >/dev/null; then sha256sum -c -; else shasum -a 256 -c -; fi; }
+
+# The major version of the java on PATH (or under JAVA_HOME), or nothing.
+java_major() {
+  local java=java
+  [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ] && java="$JAVA_HOME/bin/java"
+  command -v "$java" >/dev/null 2>&1 || return 0
+  "$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1
+}
+
+# Spark 4 and Kafka 4 need Java 17 or newer; Spark 4.3 is tested on 17 and 21.
+# Said before any JVM starts, instead of "Java gateway process exited ...".
+require_java() {
+  local major
+  major=$(java_major)
+  [ -n "$major" ] || die "Java not found; Spark and Kafka need Java 17 or 21. Fix: install a JDK 17 (e.g. 'sudo apt install openjdk-17-jdk' or 'brew install openjdk@17') and put it on PATH or set JAVA_HOME"
+  [ "$major" -ge 17 ] || die "Java $major is too old; Spark 4 and Kafka 4 need Java 17 or 21. Fix: install a JDK 17 and set JAVA_HOME to it"
+  if [ "$major" -gt 21 ] && [ -z "${COURSE_JAVA_WARNED:-}" ]; then
+    export COURSE_JAVA_WARNED=1
+    say "warning: Java $major is newer than Spark $SPARK_VERSION is tested with (17, 21); if Spark fails, set JAVA_HOME to a JDK 17 or 21"
+  fi
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+    export PATH="$JAVA_HOME/bin:$PATH"
+  fi
+}
+
+# Use the course's virtual environment (made by setup.sh) for python, pip and Spark's
+# Python workers: without PYSPARK_PYTHON, workers run whatever python3 is on PATH.
+use_venv() {
+  [ -x "$COURSE_PYTHON" ] || die "the course environment is not set up. Fix: bash setup.sh (from the repository's top folder)"
+  if [ -z "${COURSE_SYSTEM_PYTHON:-}" ]; then
+    export VIRTUAL_ENV="$COURSE_VENV"
+    export PATH="$COURSE_VENV/bin:$PATH"
+  fi
+  export PYSPARK_PYTHON="$COURSE_PYTHON"
+  export PYSPARK_DRIVER_PYTHON="$COURSE_PYTHON"
+  export PYTHONPATH="$COURSE_ROOT/infra/python${PYTHONPATH:+:$PYTHONPATH}"
+}
+
+find_ivy_jar() {
+  local jars
+  jars=$("$COURSE_PYTHON" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))' 2>/dev/null) || return 1
+  compgen -G "$jars/ivy-*.jar" | head -n 1
+}
+
+# Is KAFKA_SERVER the address of the course's local broker (this machine)?
+kafka_server_is_local() {
+  case "${KAFKA_SERVER%:*}" in localhost|127.0.0.1) return 0 ;; *) return 1 ;; esac
+}
+
+# Exit 0 when a Kafka broker answers a metadata request on KAFKA_SERVER.
+broker_answers() {
+  "$COURSE_PYTHON" "$COURSE_ROOT/infra/python/broker_ready.py" --timeout "${1:-3}" >/dev/null 2>&1
+}
+
+# For run.sh: make sure a broker answers, starting the local one if none does.
+# Not when the local broker was stopped on purpose (bash infra/kafka.sh stop): then
+# the script runs and shows what a client does without a broker.
+ensure_broker() {
+  broker_answers && return 0
+  if ! kafka_server_is_local; then
+    say "no Kafka broker answers on $KAFKA_SERVER (KAFKA_SERVER); the script will say what it does without one"
+  elif [ -f "$COURSE_LOCAL/stopped-on-purpose" ]; then
+    say "the local broker was stopped with 'bash infra/kafka.sh stop'; start it with 'bash infra/kafka.sh start'"
+  elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && \
+       [ -n "$(docker compose -f "$COURSE_ROOT/docker-compose.yml" ps -aq kafka 2>/dev/null)" ]; then
+    say "no broker answers on $KAFKA_SERVER; starting the Docker one (docker compose up -d --wait kafka) ..."
+    docker compose -f "$COURSE_ROOT/docker-compose.yml" up -d --wait kafka >&2
+  else
+    say "no broker answers on $KAFKA_SERVER; starting the local one (bash infra/kafka.sh start) ..."
+    bash "$COURSE_ROOT/infra/kafka.sh" start >&2
+  fi
+}
+
+# Everything a run.sh needs before it starts its script.
+prepare_exercise() {
+  use_venv
+  ensure_broker
+}
+
+# Same, plus the Java check and the Spark connector jars: for Spark exercises.
+prepare_spark_exercise() {
+  use_venv
+  require_java
+  [ -d "$COURSE_LOCAL/jars/spark-kafka" ] || die "the Spark Kafka connector is not resolved yet. Fix: bash setup.sh"
+  ensure_broker
+}

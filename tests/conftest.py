@@ -1,0 +1,119 @@
+"""Shared fixtures: a real Kafka broker, unique topics, and running exercises the
+way a student does (bash dayN/<exercise>/run.sh ...).
+
+The broker is the one on KAFKA_SERVER (default localhost:9092) if it answers;
+otherwise the course's local broker is started (bash infra/kafka.sh start).
+Nothing here mocks Kafka or Spark.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
+
+# A Java stack trace line ("\tat org.apache...(File.java:12)"), a Python traceback,
+# or Spark's complaint about a Python worker: none belongs in a normal run's output.
+_JAVA_FRAME = re.compile(r"^\s+at [\w$.<>]+\(.*\)\s*$", re.MULTILINE)
+_BAD_OUTPUT = ("Traceback (most recent call last)", "Python worker exited unexpectedly")
+
+
+def assert_clean_output(text):
+    """A normal run prints no Java stack trace, no Python traceback."""
+    assert not _JAVA_FRAME.search(text), f"Java stack trace in output:\n{text[-3000:]}"
+    for bad in _BAD_OUTPUT:
+        assert bad not in text, f"{bad!r} in output:\n{text[-3000:]}"
+
+
+def run_exercise(script, *args, timeout=180, env=None, check=True, input=None):
+    """Run an exercise's run.sh (or any script under the repo) as a student would,
+    from the repository's top folder. Returns the CompletedProcess; .output holds
+    stdout and stderr together."""
+    full_env = {**os.environ, "KAFKA_SERVER": KAFKA_SERVER, **(env or {})}
+    proc = subprocess.run(
+        ["bash", str(ROOT / script), *map(str, args)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    proc.output = proc.stdout + proc.stderr
+    if check:
+        assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.output[-4000:]}"
+    return proc
+
+
+def json_lines(text):
+    """The lines of text that are JSON objects, parsed."""
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return found
+
+
+@pytest.fixture(scope="session")
+def kafka_server():
+    """The address of a Kafka broker that answers (started if need be)."""
+    ready = [sys.executable, str(ROOT / "infra/python/broker_ready.py")]
+    if subprocess.run(ready, env={**os.environ, "KAFKA_SERVER": KAFKA_SERVER}).returncode != 0:
+        subprocess.run(["bash", str(ROOT / "infra/kafka.sh"), "start"], check=True)
+    return KAFKA_SERVER
+
+
+@pytest.fixture
+def new_topic(kafka_server, request):
+    """new_topic(partitions=1) -> the name of a fresh topic, unique to this test."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_server)
+    made = []
+
+    def make(partitions=1):
+        stem = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:40].strip("-")
+        name = f"test-{stem}-{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        made.append(name)
+        return name
+
+    yield make
+    try:
+        admin.delete_topics(made)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def produce(kafka_server):
+    """produce(topic, values, keys=None): send values (dicts become JSON, str and
+    bytes are sent as they are), flush, and return their (partition, offset)s."""
+    producer = KafkaProducer(bootstrap_servers=kafka_server)
+
+    def send(topic, values, keys=None):
+        futures = []
+        for i, value in enumerate(values):
+            if isinstance(value, dict):
+                value = json.dumps(value)
+            if isinstance(value, str):
+                value = value.encode("utf-8")
+            key = keys[i].encode("utf-8") if keys else None
+            futures.append(producer.send(topic, value=value, key=key))
+        producer.flush()
+        return [(m.partition, m.offset) for m in (f.get(timeout=10) for f in futures)]
+
+    yield send
+    producer.close()
