@@ -65,6 +65,7 @@ use_venv() {
   export PYSPARK_PYTHON="$COURSE_PYTHON"
   export PYSPARK_DRIVER_PYTHON="$COURSE_PYTHON"
   export PYTHONPATH="$COURSE_ROOT/infra/python${PYTHONPATH:+:$PYTHONPATH}"
+  export PYTHONUNBUFFERED=1  # print lines as they happen, also into a pipe or a container log
 }
 
 find_ivy_jar() {
@@ -83,15 +84,25 @@ broker_answers() {
   "$COURSE_PYTHON" "$COURSE_ROOT/infra/python/broker_ready.py" --timeout "${1:-3}" >/dev/null 2>&1
 }
 
+# The pid of the course's local broker (infra/kafka.sh), if it is running.
+local_broker_pid() {
+  local pid
+  pid=$(cat "$COURSE_LOCAL/kafka.pid" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
 # For run.sh: make sure a broker answers, starting the local one if none does.
-# Not when the local broker was stopped on purpose (bash infra/kafka.sh stop): then
-# the script runs and shows what a client does without a broker.
+# Not when the local broker was stopped on purpose (bash infra/kafka.sh stop), nor
+# when KAFKA_SERVER names another address: then the script runs and shows what a
+# client does without a broker.
 ensure_broker() {
-  broker_answers && return 0
+  broker_answers 2 && return 0
   if ! kafka_server_is_local; then
-    say "no Kafka broker answers on $KAFKA_SERVER (KAFKA_SERVER); the script will say what it does without one"
+    say "no Kafka broker answers on $KAFKA_SERVER (KAFKA_SERVER)"
   elif [ -f "$COURSE_LOCAL/stopped-on-purpose" ]; then
     say "the local broker was stopped with 'bash infra/kafka.sh stop'; start it with 'bash infra/kafka.sh start'"
+  elif local_broker_pid >/dev/null; then
+    say "no broker answers on $KAFKA_SERVER; the local broker runs on localhost:$(cat "$COURSE_LOCAL/kafka.port" 2>/dev/null) (check KAFKA_SERVER)"
   elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && \
        [ -n "$(docker compose -f "$COURSE_ROOT/docker-compose.yml" ps -aq kafka 2>/dev/null)" ]; then
     say "no broker answers on $KAFKA_SERVER; starting the Docker one (docker compose up -d --wait kafka) ..."

@@ -23,16 +23,9 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 jars="$COURSE_LOCAL/jars/kafka"
 data="$COURSE_LOCAL/kafka-data"
 log="$COURSE_LOCAL/kafka.log"
-pidfile="$COURSE_LOCAL/kafka.pid"
+pidfile="$COURSE_LOCAL/kafka.pid"   # with kafka.port beside it: what local_broker_pid reads
 port="${KAFKA_SERVER##*:}"
 controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
-
-running_pid() {  # the pid of our broker, if it is alive
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid=$(cat "$pidfile")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
 
 kafka_java() {  # kafka_java MAIN_CLASS ARGS...: run a class from the Kafka jars
   [ -d "$jars" ] || bash "$COURSE_ROOT/infra/fetch_jars.sh" kafka >&2
@@ -58,7 +51,9 @@ start() {
     return 0
   fi
   kafka_server_is_local || die "KAFKA_SERVER=$KAFKA_SERVER is not on this machine; the local broker serves localhost only. Fix: unset KAFKA_SERVER or start that broker"
-  if pid=$(running_pid); then
+  if pid=$(local_broker_pid); then
+    [ "$(cat "$COURSE_LOCAL/kafka.port" 2>/dev/null)" = "$port" ] || \
+      die "the local broker (pid $pid) runs on localhost:$(cat "$COURSE_LOCAL/kafka.port"), not $KAFKA_SERVER. Fix: bash infra/kafka.sh stop first, or unset KAFKA_SERVER"
     say "the local broker (pid $pid) is running but not answering yet; waiting ..."
   else
     require_java
@@ -91,14 +86,16 @@ start() {
       -Dlog4j2.configurationFile="$COURSE_ROOT/infra/log4j2.properties" -Dcourse.log.level=INFO \
       kafka.Kafka "$COURSE_LOCAL/server.properties" >> "$log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
+    echo "$port" > "$COURSE_LOCAL/kafka.port"
     say "starting the local Kafka $KAFKA_VERSION broker on $KAFKA_SERVER (pid $!, log: bash infra/kafka.sh logs) ..."
   fi
-  for _ in $(seq 1 60); do
+  local deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if broker_answers 2; then
       say "Kafka broker ready on $KAFKA_SERVER"
       return 0
     fi
-    running_pid >/dev/null || break
+    local_broker_pid >/dev/null || break
     sleep 1
   done
   tail -n 15 "$log" >&2 || true
@@ -109,7 +106,7 @@ stop() {
   local pid
   mkdir -p "$COURSE_LOCAL"
   touch "$COURSE_LOCAL/stopped-on-purpose"
-  if ! pid=$(running_pid); then
+  if ! pid=$(local_broker_pid); then
     say "the local broker is not running"
     return 0
   fi
@@ -126,7 +123,7 @@ stop() {
 status() {
   if broker_answers; then
     local pid where="not the local one: Docker or elsewhere"
-    pid=$(running_pid) && where="local broker, pid $pid"
+    pid=$(local_broker_pid) && where="local broker, pid $pid"
     echo "Kafka broker answers on $KAFKA_SERVER ($where)"
   else
     echo "No Kafka broker answers on $KAFKA_SERVER. Start one: bash infra/kafka.sh start"
