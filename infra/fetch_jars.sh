@@ -47,6 +47,7 @@ verify() {  # every jar listed, each with its pinned checksum, and no others
 }
 
 if ! $repin && verify; then
+  echo "OK: $name jars already resolved and verified"
   exit 0
 fi
 
