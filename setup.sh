@@ -17,11 +17,13 @@ source infra/common.sh
 step() { echo; echo "==> $*"; }
 
 step "Checking Python and Java"
+version_ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 python=${PYTHON:-}
-if [ -z "$python" ]; then
+if [ -n "$python" ]; then
+  version_ok "$python" || die "PYTHON=$python is not Python 3.11 or newer. Fix: point PYTHON at a Python 3.11+ or unset it"
+else
   for candidate in python3.13 python3.12 python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && \
-       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    if command -v "$candidate" >/dev/null 2>&1 && version_ok "$candidate"; then
       python=$candidate; break
     fi
   done

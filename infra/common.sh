@@ -35,22 +35,24 @@ java_major() {
   local java=java
   [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ] && java="$JAVA_HOME/bin/java"
   command -v "$java" >/dev/null 2>&1 || return 0
-  "$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1
+  { "$java" -version 2>&1 || true; } | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1
 }
 
-# Spark 4 and Kafka 4 need Java 17 or newer; Spark 4.3 is tested on 17 and 21.
-# Said before any JVM starts, instead of "Java gateway process exited ...".
+# Kafka 4 needs Java 17 or newer; Spark 4.0 runs on Java 17 and 21 only (on newer
+# ones it dies at start-up with a wall of Java errors). Said before any JVM starts,
+# instead of "Java gateway process exited ...".
+#   require_java        Java 17 to 21 (Spark, and so setup.sh)
+#   require_java kafka  Java 17 or newer (the Kafka broker and tools)
 require_java() {
-  local major
-  major=$(java_major)
-  [ -n "$major" ] || die "Java not found; Spark and Kafka need Java 17 or 21. Fix: install a JDK 17 (e.g. 'sudo apt install openjdk-17-jdk' or 'brew install openjdk@17') and put it on PATH or set JAVA_HOME"
-  [ "$major" -ge 17 ] || die "Java $major is too old; Spark 4 and Kafka 4 need Java 17 or 21. Fix: install a JDK 17 and set JAVA_HOME to it"
-  if [ "$major" -gt 21 ] && [ -z "${COURSE_JAVA_WARNED:-}" ]; then
-    export COURSE_JAVA_WARNED=1
-    say "warning: Java $major is newer than Spark $SPARK_VERSION is tested with (17, 21); if Spark fails, set JAVA_HOME to a JDK 17 or 21"
-  fi
   if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
     export PATH="$JAVA_HOME/bin:$PATH"
+  fi
+  local major fix="install a JDK 17 (e.g. 'sudo apt install openjdk-17-jdk' or 'brew install openjdk@17') and set JAVA_HOME to it"
+  major=$(java_major)
+  [ -n "$major" ] || die "Java not found; Spark and Kafka need Java 17 or 21. Fix: $fix"
+  [ "$major" -ge 17 ] || die "Java $major is too old; Spark 4 and Kafka 4 need Java 17 or 21. Fix: $fix"
+  if [ "${1:-}" != kafka ] && [ "$major" -gt 21 ]; then
+    die "Java $major is too new for Spark $SPARK_VERSION, which runs on Java 17 or 21. Fix: $fix"
   fi
 }
 

@@ -51,7 +51,7 @@ if ! $repin && verify; then
   exit 0
 fi
 
-require_java
+require_java kafka
 ivy_jar=$(find_ivy_jar) || die "pyspark is not installed in .venv (it ships the Ivy resolver). Fix: bash setup.sh"
 
 echo "Resolving $name jars from Maven Central (once; cached afterwards) ..."

@@ -29,7 +29,7 @@ controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 
 kafka_java() {  # kafka_java MAIN_CLASS ARGS...: run a class from the Kafka jars
   [ -d "$jars" ] || bash "$COURSE_ROOT/infra/fetch_jars.sh" kafka >&2
-  require_java
+  require_java kafka
   # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS holds several JVM options
   java ${KAFKA_HEAP_OPTS:--Xmx256m} -cp "$jars/*" \
     -Dlog4j2.configurationFile="$COURSE_ROOT/infra/log4j2.properties" \
@@ -56,7 +56,7 @@ start() {
       die "the local broker (pid $pid) runs on localhost:$(cat "$COURSE_LOCAL/kafka.port"), not $KAFKA_SERVER. Fix: bash infra/kafka.sh stop first, or unset KAFKA_SERVER"
     say "the local broker (pid $pid) is running but not answering yet; waiting ..."
   else
-    require_java
+    require_java kafka
     bash "$COURSE_ROOT/infra/fetch_jars.sh" kafka
     mkdir -p "$COURSE_LOCAL"
     # The effective config: the commented template plus this machine's paths/ports.
