@@ -6,7 +6,8 @@ its streaming idea. Three things live here:
 - exit_unless_broker(): fail in seconds, with one line, when no broker answers
   (Spark's Kafka source would otherwise retry for ever);
 - run_query() / run_dstream(): run a stream for a bounded time or number of
-  batches, or until Ctrl-C, then stop it gracefully (no shutdown stack traces).
+  batches, or until Ctrl-C, then stop it gracefully (no shutdown stack traces);
+  ctrl_c_requests_stop() gives the same Ctrl-C handling to a loop of your own.
 
 Environment: KAFKA_SERVER (default localhost:9092), SPARK_MASTER (default local[*]).
 """
@@ -14,7 +15,9 @@ Environment: KAFKA_SERVER (default localhost:9092), SPARK_MASTER (default local[
 import glob
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 
 KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
@@ -80,49 +83,55 @@ def spark_session(app_name, kafka=False, extra_conf=None):
     return spark
 
 
+def ctrl_c_requests_stop():
+    """From now on, Ctrl-C asks for a graceful stop instead of raising KeyboardInterrupt.
+
+    Returns a threading.Event that is set on Ctrl-C. Call it after Spark started: an
+    exception raised in the middle of a call into the JVM breaks pyspark's connection
+    to it (and prints a wall of errors), so the loops below only check the flag
+    between calls. A second Ctrl-C forces the exit."""
+    requested = threading.Event()
+
+    def on_ctrl_c(signum, frame):
+        if requested.is_set():
+            print("\nSecond Ctrl-C: exiting at once.", file=sys.stderr)
+            os._exit(130)
+        requested.set()
+        print("\nCtrl-C: stopping gracefully (Ctrl-C again to force) ...", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    return requested
+
+
 def run_query(query, seconds=None, batches=None, max_rows=None):
     """Run a started streaming query until `seconds` have passed, `batches`
     micro-batches with data have finished, or `max_rows` input rows were read
     (whichever comes first; all None: until Ctrl-C). Then stop it gracefully."""
+    stop = ctrl_c_requests_stop()
     start = time.monotonic()
-    try:
-        while query.isActive:
-            query.awaitTermination(0.2)
-            progress = [p for p in query.recentProgress if p["numInputRows"] > 0]
-            if seconds is not None and time.monotonic() - start >= seconds:
-                break
-            if batches is not None and len(progress) >= batches:
-                break
-            if max_rows is not None and sum(p["numInputRows"] for p in progress) >= max_rows:
-                break
-        if query.exception():  # the query failed: say why, in one block
-            sys.exit(f"error: the streaming query failed: {query.exception().desc}")
-    except KeyboardInterrupt:
-        print("\nCtrl-C: stopping the query gracefully ...", file=sys.stderr)
-    finally:
-        _stop_quietly(query.stop)
+    while query.isActive and not stop.is_set():
+        query.awaitTermination(0.2)
+        progress = [p for p in query.recentProgress if p["numInputRows"] > 0]
+        if seconds is not None and time.monotonic() - start >= seconds:
+            break
+        if batches is not None and len(progress) >= batches:
+            break
+        if max_rows is not None and sum(p["numInputRows"] for p in progress) >= max_rows:
+            break
+    if query.exception():  # the query failed: say why, in one block
+        sys.exit(f"error: the streaming query failed: {query.exception().desc}")
+    query.stop()
 
 
 def run_dstream(ssc, seconds=None, batches_done=None, batches=None):
     """Run a started StreamingContext until `seconds` have passed or
     `batches_done()` reaches `batches` (all None: until Ctrl-C), then stop it
     gracefully: the batch under way finishes, nothing is cut in half."""
+    stop = ctrl_c_requests_stop()
     start = time.monotonic()
-    try:
-        while not ssc.awaitTerminationOrTimeout(0.2):
-            if seconds is not None and time.monotonic() - start >= seconds:
-                break
-            if batches is not None and batches_done is not None and batches_done() >= batches:
-                break
-    except KeyboardInterrupt:
-        print("\nCtrl-C: stopping after the batch under way ...", file=sys.stderr)
-    finally:
-        _stop_quietly(lambda: ssc.stop(stopSparkContext=True, stopGraceFully=True))
-
-
-def _stop_quietly(stop):
-    """Stop Spark; a second Ctrl-C while it stops must not print a stack trace."""
-    try:
-        stop()
-    except KeyboardInterrupt:
-        pass
+    while not stop.is_set() and not ssc.awaitTerminationOrTimeout(0.2):
+        if seconds is not None and time.monotonic() - start >= seconds:
+            break
+        if batches is not None and batches_done is not None and batches_done() >= batches:
+            break
+    ssc.stop(stopSparkContext=True, stopGraceFully=True)
