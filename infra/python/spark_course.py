@@ -120,6 +120,11 @@ def run_query(query, seconds=None, batches=None, max_rows=None):
             break
     if query.exception():  # the query failed: say why, in one block
         sys.exit(f"error: the streaming query failed: {query.exception().desc}")
+    # Let the micro-batch under way finish first: stopping in the middle of one
+    # cancels its Spark jobs, and a foreachBatch function would see them fail.
+    deadline = time.monotonic() + 30
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     query.stop()
 
 
