@@ -107,7 +107,7 @@ def test_dockerfile(dockerfile):
     assert users and users[-1] not in ("root", "0"), "the container must run as a non-root user"
     for op, args in steps:
         if op == "COPY":
-            *sources, _ = shlex.split(args)
+            *sources, _ = [w for w in shlex.split(args) if not w.startswith("--")]  # --chown=...
             for source in sources:  # the build context is the repository root
                 assert (ROOT / source).exists(), f"COPY source {source} does not exist"
     cmd = [args for op, args in steps if op == "CMD"]
