@@ -71,9 +71,46 @@ def twitter_streaming_kmeans(topic, tmp):
     return ["day2/twitter_cluster/run.sh", "streaming-kmeans", "--topic", topic, "--batches", 2]
 
 
+def stateful_dstream(topic, tmp):
+    return ["day2/stateful_wordcount/run.sh", "dstream", "--batches", 3]
+
+
+def stateful_structured(topic, tmp):
+    run_script("day2/stateful_wordcount/run.sh", "producer", "--topic", topic, "--count", 33,
+               "--interval", 0)
+    return ["day2/stateful_wordcount/run.sh", "structured", "--topic", topic, "--max-messages", 33,
+            "--max-per-batch", 12]
+
+
+def windowed_dstream(topic, tmp):
+    return ["day2/windowed_sum/run.sh", "dstream", "--count", 3]
+
+
+def windowed_events(topic, tmp):
+    fill(topic, hello_messages(10))
+    return ["day2/windowed_sum/run.sh", "events", "--topic", topic, "--starting-offsets", "earliest",
+            "--max-messages", 10]
+
+
+def trendy(version):
+    def prepare(topic, tmp):
+        run_script("day2/trendy_prices/run.sh", "producer", "--topic", topic, "--count", 3,
+                   "--interval", 0.2)
+        return ["day2/trendy_prices/run.sh", version, "--topic", topic, "--batches", 1,
+                *(["--from-beginning"] if version == "structured" else []),
+                "--plot", os.path.join(tmp, "plot.png")]
+    return prepare
+
+
 BENCHMARKS = {
     "simple_sparkstream": (sparkstream, r"^Batch \d"),
     "simple_structuredstreaming": (structuredstreaming, r"^Batch: 0"),
+    "stateful_wordcount dstream": (stateful_dstream, r"^--- batch 1 "),
+    "stateful_wordcount structured": (stateful_structured, r"^--- batch 0"),
+    "windowed_sum dstream": (windowed_dstream, r"^Time: "),
+    "windowed_sum events": (windowed_events, r"^--- batch 0"),
+    "trendy_prices structured": (trendy("structured"), r"^batch +1 "),
+    "trendy_prices dstream": (trendy("dstream"), r"^batch +1 "),
     "twitter_cluster predict": (twitter_predict, r'^\{"cluster"'),
     "twitter_cluster streaming-kmeans": (twitter_streaming_kmeans, r"^BATCH "),
 }

@@ -63,6 +63,9 @@ def spark_session(app_name, kafka=False, extra_conf=None):
         # every micro-batch of an aggregation schedule 200 tiny tasks.
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.host", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
+        # A graceful DStream stop finishes the batches already queued; on a busy
+        # laptop that queue can be long: give up waiting after 20 s.
+        .config("spark.streaming.gracefulStopTimeout", "20s")
     )
     if kafka:
         # Spark's Kafka source is a separate Maven package with Spark's own version.
