@@ -11,11 +11,12 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,21 @@ def json_lines(text):
             except json.JSONDecodeError:
                 pass
     return found
+
+
+def read_topic(topic, n, timeout=20):
+    """The first n message values of partition 0 of topic, JSON-parsed, read straight
+    from the broker (no consumer group): what a script really sent."""
+    consumer = KafkaConsumer(bootstrap_servers=KAFKA_SERVER, enable_auto_commit=False)
+    partition = TopicPartition(topic, 0)
+    consumer.assign([partition])
+    consumer.seek_to_beginning(partition)
+    values, deadline = [], time.monotonic() + timeout
+    while len(values) < n and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            values += [json.loads(r.value) for r in records]
+    consumer.close()
+    return values[:n]
 
 
 @pytest.fixture(scope="session")

@@ -6,25 +6,11 @@ import re
 import time
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from conftest import assert_clean_output, json_lines, run_exercise
+from conftest import assert_clean_output, json_lines, read_topic, run_exercise
 
 RUN = "day1/autodatascientist/run.sh"
 
-
-def read_back(server, topic, n):
-    """The first n message values of partition 0, parsed, straight from the broker."""
-    consumer = KafkaConsumer(bootstrap_servers=server, enable_auto_commit=False)
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    values, deadline = [], time.monotonic() + 20
-    while len(values) < n and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            values += [json.loads(r.value) for r in records]
-    consumer.close()
-    return values[:n]
 
 
 def produce_rounds(topic, count):
@@ -38,7 +24,7 @@ def produce_rounds(topic, count):
 def test_consumer_rebuilds_exactly_what_was_sent(kafka_server, new_topic, produce):
     topic = new_topic()
     produce_rounds(topic, 3)
-    sent = read_back(kafka_server, topic, 3)
+    sent = read_topic(topic, 3)
     assert len(sent) == 3
     assert all(len(m["rows"]) == 10 and all(len(r["x"]) == 5 for r in m["rows"]) for m in sent)
     bad = [

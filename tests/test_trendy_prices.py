@@ -7,31 +7,17 @@ import os
 import re
 import signal
 import subprocess
-import time
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from conftest import KAFKA_SERVER, ROOT, assert_clean_output, json_lines, run_exercise
+from conftest import KAFKA_SERVER, ROOT, assert_clean_output, json_lines, read_topic, run_exercise
 
 RUN = "day2/trendy_prices/run.sh"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BAD = ["not JSON at all", {"t": 1.0, "rows": [{"x": [0.5], "known": True, "label": 1.0}]}]
 
-
-def read_back(topic, n):
-    consumer = KafkaConsumer(bootstrap_servers=KAFKA_SERVER, enable_auto_commit=False)
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    values, deadline = [], time.monotonic() + 20
-    while len(values) < n and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            values += [json.loads(r.value) for r in records]
-    consumer.close()
-    return values
 
 
 @contextmanager
@@ -89,7 +75,7 @@ def test_producer_labels_follow_the_drifting_weights(kafka_server, new_topic):
     assert_clean_output(run.output)
     assert len(re.findall(rf"-> {topic} partition 0 offset \d", run.stdout)) == 4
     W = np.array(json.loads(re.search(r"W = (\[.*?\])", run.stdout).group(1)))
-    messages = read_back(topic, 4)
+    messages = read_topic(topic, 4)
     assert len(messages) == 4
     ts = [m["t"] for m in messages]
     assert ts == sorted(ts) and ts[-1] > ts[0] + 10  # time passes, 10x faster
