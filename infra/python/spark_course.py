@@ -94,13 +94,18 @@ def ctrl_c_requests_stop():
     to it (and prints a wall of errors), so the loops below only check the flag
     between calls. A second Ctrl-C forces the exit."""
     requested = threading.Event()
+    first = []
 
     def on_ctrl_c(signum, frame):
-        if requested.is_set():
+        # One key press can arrive twice (say, sent to the process and to its group):
+        # only a Ctrl-C at least a second after the first one forces the exit.
+        if first and time.monotonic() - first[0] > 1.0:
             print("\nSecond Ctrl-C: exiting at once.", file=sys.stderr)
             os._exit(130)
-        requested.set()
-        print("\nCtrl-C: stopping gracefully (Ctrl-C again to force) ...", file=sys.stderr)
+        if not first:
+            first.append(time.monotonic())
+            requested.set()
+            print("\nCtrl-C: stopping gracefully (Ctrl-C again to force) ...", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_ctrl_c)
     return requested
