@@ -26,21 +26,13 @@ import os
 import sys
 
 from pyspark.ml import PipelineModel
-from pyspark.sql.functions import coalesce, col, from_json, lit
+from tweet_stream import cut_short_by_stop, read_tweets
 
-from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session
+from spark_course import exit_unless_broker, run_query, spark_session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = os.path.join(HERE, "output", "model")
-TWEET_SCHEMA = "text STRING, lang STRING"
 
-
-def cut_short_by_stop(error):
-    """True when a Spark job of this micro-batch failed only because the query is
-    being stopped (Ctrl-C, or the end of a bounded run) while the batch was running.
-    Such a batch is dropped quietly, instead of ending the run with a stack trace."""
-    text = str(error)
-    return "SPARK_JOB_CANCELLED" in text or "InterruptedException" in text
 
 
 def main():
@@ -69,23 +61,8 @@ def main():
     spark = spark_session("twitter_cluster_predict", kafka=True)
     model = PipelineModel.load(args.model)
 
-    raw = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", KAFKA_SERVER)
-        .option("subscribe", args.topic)
-        .option("startingOffsets", args.starting_offsets)
-        .option("maxOffsetsPerTrigger", 200)  # small batches: a backlog scrolls by, batch by batch
-        .load()
-    )
-    tweets = raw.select(
-        "topic", "partition", "offset",
-        from_json(col("value").cast("string"), TWEET_SCHEMA).alias("tweet"),
-    ).select(
-        "topic", "partition", "offset",
-        col("tweet.text").isNotNull().alias("ok"),  # false: not JSON, or no "text"
-        coalesce(col("tweet.text"), lit("")).alias("text"),
-        col("tweet.lang").alias("lang"),
-    )
+    # small batches: a backlog scrolls by, batch by batch
+    tweets = read_tweets(spark, args.topic, args.starting_offsets, max_per_batch=200)
     # The saved pipeline works on a stream as on a table: it adds a "cluster" column.
     labelled = model.transform(tweets).select(
         "topic", "partition", "offset", "ok", "text", "lang", "cluster")

@@ -36,19 +36,9 @@ from features import NUM_FEATURES, bigram_features
 from pyspark.ml import PipelineModel
 from pyspark.mllib.clustering import StreamingKMeans
 from pyspark.mllib.linalg import Vectors
-from pyspark.sql.functions import coalesce, col, from_json, lit
+from tweet_stream import cut_short_by_stop, read_tweets
 
-from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session
-
-TWEET_SCHEMA = "text STRING, lang STRING"
-
-
-def cut_short_by_stop(error):
-    """True when a Spark job of this micro-batch failed only because the query is
-    being stopped (Ctrl-C, or the end of a bounded run) while the batch was running.
-    Such a batch is dropped quietly, instead of ending the run with a stack trace."""
-    text = str(error)
-    return "SPARK_JOB_CANCELLED" in text or "InterruptedException" in text
+from spark_course import exit_unless_broker, run_query, spark_session
 
 
 def batch_purity(pairs):
@@ -90,23 +80,7 @@ def main():
         .latestModel()
     )
 
-    raw = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", KAFKA_SERVER)
-        .option("subscribe", args.topic)
-        .option("startingOffsets", args.starting_offsets)
-        .option("maxOffsetsPerTrigger", args.batch_size)
-        .load()
-    )
-    tweets = raw.select(
-        "topic", "partition", "offset",
-        from_json(col("value").cast("string"), TWEET_SCHEMA).alias("tweet"),
-    ).select(
-        "topic", "partition", "offset",
-        col("tweet.text").isNotNull().alias("ok"),  # false: not JSON, or no "text"
-        coalesce(col("tweet.text"), lit("")).alias("text"),
-        col("tweet.lang").alias("lang"),
-    )
+    tweets = read_tweets(spark, args.topic, args.starting_offsets, max_per_batch=args.batch_size)
     # The same features as train.py: unit-length hashed character-bigram counts
     vectorized = PipelineModel(stages=bigram_features()).transform(tweets)
 
