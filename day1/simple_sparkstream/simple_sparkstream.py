@@ -75,7 +75,6 @@ with warnings.catch_warnings():
     # "DStream is deprecated": known, and said in the docstring and the README.
     warnings.simplefilter("ignore", FutureWarning)
     from pyspark.streaming import StreamingContext
-    from pyspark.streaming.listener import StreamingListener
 
     ssc = StreamingContext(spark.sparkContext, args.batch_seconds)
 
@@ -163,19 +162,8 @@ def limit_reached():
     return args.batches is not None and seen["batches"] >= args.batches
 
 
-class ReceivedLines(StreamingListener):
-    """Spark reports every batch it submits, with the number of lines in it."""
-
-    def __init__(self):
-        self.lines = 0
-
-    def onBatchSubmitted(self, batchSubmitted):
-        self.lines += batchSubmitted.batchInfo().numRecords()
-
-
-received = ReceivedLines()
-ssc.addStreamingListener(received)
 if bridge:
+    bridge.count_received(ssc)  # a StreamingListener: lines per batch, for the stop below
     bridge.start()  # consumes nothing until Spark's receiver connects
 else:
     quiet_receiver_logs(spark.sparkContext)  # no stack traces when the receiver stops
@@ -191,10 +179,7 @@ if bridge:
     # Stopping Spark stops its receiver first: a line the bridge wrote (and committed)
     # but the receiver did not read yet would be lost. So: no more lines, and wait
     # until the receiver has handed every line written to a batch.
-    written = bridge.stop_forwarding()
-    deadline = time.monotonic() + 2 * args.batch_seconds + 10
-    while received.lines < written and time.monotonic() < deadline:
-        time.sleep(0.2)
+    written = bridge.drain(timeout_s=2 * args.batch_seconds + 10)
 # A graceful stop: every batch received is processed first (up to two batch
 # intervals, more if the batches lag behind).
 ssc.stop(stopSparkContext=True, stopGraceFully=True)

@@ -166,10 +166,12 @@ def predict_and_report(batch_time, rdd):
 parsed.filter(lambda r: r[0] == "bad" or r[1]).foreachRDD(count_known_and_warn_bad)
 unknown.foreachRDD(predict_and_report)
 
+bridge.count_received(ssc)  # so that the stop below loses no line the bridge wrote
 ssc.start()
 print(f"learning from {args.topic} on {KAFKA_SERVER} via the bridge, a batch every "
       f"{args.batch_seconds} s (start the producer: bash day2/trendy_prices/run.sh producer)",
       flush=True)
-run_dstream(ssc, seconds=args.seconds, batches_done=lambda: report.batches, batches=args.batches)
+run_dstream(ssc, seconds=args.seconds, batches_done=lambda: report.batches, batches=args.batches,
+            before_stop=lambda: bridge.drain(timeout_s=2 * args.batch_seconds + 10))
 bridge.stop()
 report.finish(args.plot, {"bad_messages": counts["bad_messages"], "forwarded": bridge.forwarded})

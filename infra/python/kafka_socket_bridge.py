@@ -13,9 +13,10 @@ such a socket, one line per message:
     bridge.start()      # background thread: Kafka -> one UTF-8 line per message
     lines = ssc.socketTextStream("127.0.0.1", bridge.port)
     ...
-    written = bridge.stop_forwarding()  # to stop without loss: no more lines; wait
-    # until Spark's batches hold all `written` lines (a StreamingListener summing
-    # batchInfo().numRecords() in onBatchSubmitted; see day1/simple_sparkstream),
+    bridge.count_received(ssc)  # before ssc.start(): count what Spark's batches receive
+    ...
+    bridge.drain(timeout_s=20)  # to stop without loss: no more lines, and wait until
+    # Spark's batches hold every line written,
     ssc.stop(stopSparkContext=True, stopGraceFully=True)  # then a graceful stop
     bridge.stop()       # commits the offsets of what was written, closes everything
 
@@ -59,6 +60,7 @@ import re
 import socket
 import sys
 import threading
+import time
 
 from kafka import KafkaConsumer
 
@@ -140,6 +142,35 @@ class KafkaSocketBridge:
         self._no_more.set()
         with self._busy:  # let a write under way finish and commit
             return self.forwarded
+
+    def count_received(self, ssc):
+        """Call before ssc.start(): count, with a StreamingListener, the lines that
+        Spark's batches receive, so that drain() knows when all lines are in."""
+        from pyspark.streaming.listener import StreamingListener
+
+        class ReceivedLines(StreamingListener):
+            """Spark reports every batch it submits, with the number of lines in it."""
+
+            def __init__(self):
+                self.lines = 0
+
+            def onBatchSubmitted(self, batchSubmitted):
+                self.lines += batchSubmitted.batchInfo().numRecords()
+
+        self.received = ReceivedLines()
+        ssc.addStreamingListener(self.received)
+
+    def drain(self, timeout_s):
+        """Before a graceful ssc.stop(): write no more lines, and wait (at most
+        timeout_s) until Spark's batches hold every line written (needs
+        count_received). Stopping Spark stops its receiver first, so a line still in
+        the socket or the receiver would be lost although its offset is committed.
+        Returns the number of lines written."""
+        written = self.stop_forwarding()
+        deadline = time.monotonic() + timeout_s
+        while self.received.lines < written and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return written
 
     def stop(self, timeout_s=10.0):
         """Stop forwarding, commit the offsets of the lines written, close the socket."""

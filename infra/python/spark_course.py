@@ -136,10 +136,11 @@ def run_query(query, seconds=None, batches=None, max_rows=None):
     query.stop()
 
 
-def run_dstream(ssc, seconds=None, batches_done=None, batches=None):
+def run_dstream(ssc, seconds=None, batches_done=None, batches=None, before_stop=None):
     """Run a started StreamingContext until `seconds` have passed or
     `batches_done()` reaches `batches` (all None: until Ctrl-C), then stop it
-    gracefully: the batch under way finishes, nothing is cut in half."""
+    gracefully: the batch under way finishes, nothing is cut in half.
+    before_stop(), if given, runs just before the stop (e.g. a bridge's drain)."""
     stop = ctrl_c_requests_stop()
     start = time.monotonic()
     while not stop.is_set() and not ssc.awaitTerminationOrTimeout(0.2):
@@ -147,4 +148,6 @@ def run_dstream(ssc, seconds=None, batches_done=None, batches=None):
             break
         if batches is not None and batches_done is not None and batches_done() >= batches:
             break
+    if before_stop is not None:
+        before_stop()
     ssc.stop(stopSparkContext=True, stopGraceFully=True)
