@@ -42,7 +42,7 @@ from operator import add
 
 from pyspark import StorageLevel
 
-from kafka_socket_bridge import KafkaSocketBridge, quiet_receiver_logs, warn_if_receiver_starves
+from kafka_socket_bridge import KafkaSocketBridge, warn_if_receiver_starves
 from spark_course import KAFKA_SERVER, ctrl_c_requests_stop, exit_unless_broker, spark_session
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -165,8 +165,6 @@ def limit_reached():
 if bridge:
     bridge.count_received(ssc)  # a StreamingListener: lines per batch, for the stop below
     bridge.start()  # consumes nothing until Spark's receiver connects
-else:
-    quiet_receiver_logs(spark.sparkContext)  # no stack traces when the receiver stops
 ssc.start()
 
 # --- run until a limit or Ctrl-C, then stop without losing a line --------------------

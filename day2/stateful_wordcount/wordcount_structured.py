@@ -23,7 +23,6 @@ Environment: KAFKA_SERVER (default localhost:9092), SPARK_MASTER (default local[
 
 import argparse
 import json
-import time
 
 import pandas as pd
 from pyspark.sql.functions import (
@@ -41,7 +40,7 @@ from pyspark.sql.functions import (
 from pyspark.sql.streaming import StreamingQueryListener
 from pyspark.sql.streaming.state import GroupStateTimeout
 
-from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session
+from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session, wait_for_listener
 
 
 def running_count(key, batches, state):
@@ -54,15 +53,6 @@ def running_count(key, batches, state):
     total = (state.get[0] if state.exists else 0) + new
     state.update((total,))
     yield pd.DataFrame({"word": [word], "total": [total]})
-
-
-def wait_for_listener(query, seen, timeout_s=5.0):
-    """Listeners run asynchronously: before the summary, give ours a moment to
-    see the last micro-batch."""
-    last = query.lastProgress
-    deadline = time.monotonic() + timeout_s
-    while last and seen["batch"] < last["batchId"] and time.monotonic() < deadline:
-        time.sleep(0.1)
 
 
 def main():

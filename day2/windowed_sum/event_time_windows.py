@@ -33,7 +33,6 @@ Environment: KAFKA_SERVER (default localhost:9092), SPARK_MASTER (default local[
 import argparse
 import json
 import logging
-import time
 from datetime import datetime
 
 from kafka import KafkaProducer
@@ -50,7 +49,7 @@ from pyspark.sql.functions import (
 )
 from pyspark.sql.streaming import StreamingQueryListener
 
-from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session
+from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session, wait_for_listener
 
 HOUR_MS = 3600 * 1000
 
@@ -63,15 +62,6 @@ def hms(epoch_ms):
 def iso_ms(text):
     """Spark's progress times ("2024-01-01T00:00:41.000Z") as epoch milliseconds."""
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def wait_for_listener(query, seen, timeout_s=5.0):
-    """Listeners run asynchronously: before the summary, give ours a moment to
-    see the last micro-batch."""
-    last = query.lastProgress
-    deadline = time.monotonic() + timeout_s
-    while last and seen["batch"] < last["batchId"] and time.monotonic() < deadline:
-        time.sleep(0.1)
 
 
 def main():

@@ -49,9 +49,9 @@ API, not a pattern for production.
 
 A DStream receiver occupies one core for as long as the stream runs: with
 SPARK_MASTER=local[1] nothing is left to process the batches. The bridge warns
-about that when it starts (see warn_if_receiver_starves). It also quiets the
-stack traces Spark's socket receiver logs when it is stopped normally (see
-quiet_receiver_logs).
+about that when it starts (see warn_if_receiver_starves). The stack traces Spark's
+socket receiver logs when it is stopped normally are silenced by the course's
+logging settings (infra/spark-log4j2.properties).
 """
 
 import logging
@@ -83,30 +83,6 @@ def warn_if_receiver_starves(master=None):
         )
 
 
-def quiet_receiver_logs(spark_context=None):
-    """Silence what Spark's socket receiver logs about normal events.
-
-    When a StreamingContext stops, the receiver's blocked socket read fails with
-    "Socket closed", and Spark logs that (and the receiver restart it schedules)
-    as warnings with a Java stack trace, then an ERROR "Deregistered receiver ...:
-    Stopped by driver". Those loggers go quiet here, in the driver's JVM (in local
-    mode the receiver runs there too). Called by KafkaSocketBridge.start(); call it
-    yourself for a plain socketTextStream. The cost: a receiver that keeps failing
-    to connect is silent too (its batches stay empty)."""
-    from pyspark import SparkContext
-
-    sc = spark_context or SparkContext._active_spark_context
-    if sc is None:
-        return
-    log4j = sc._jvm.org.apache.logging.log4j
-    for name, level in [
-        ("org.apache.spark.streaming.dstream.SocketReceiver", log4j.Level.ERROR),
-        ("org.apache.spark.streaming.receiver.ReceiverSupervisorImpl", log4j.Level.ERROR),
-        ("org.apache.spark.streaming.scheduler.ReceiverTracker", log4j.Level.OFF),
-    ]:
-        log4j.core.config.Configurator.setLevel(name, level)
-
-
 class KafkaSocketBridge:
     """Consume a Kafka topic and serve its messages, one line each, on a local socket."""
 
@@ -132,7 +108,6 @@ class KafkaSocketBridge:
 
     def start(self):
         warn_if_receiver_starves()
-        quiet_receiver_logs()
         self._thread.start()
         return self
 

@@ -136,6 +136,16 @@ def run_query(query, seconds=None, batches=None, max_rows=None):
     query.stop()
 
 
+def wait_for_listener(query, seen, timeout_s=5.0):
+    """Listeners run asynchronously: before the summary, give ours a moment to
+    see the last micro-batch.
+    `seen["batch"]` is the last batchId the listener handled."""
+    last = query.lastProgress
+    deadline = time.monotonic() + timeout_s
+    while last and seen["batch"] < last["batchId"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def run_dstream(ssc, seconds=None, batches_done=None, batches=None, before_stop=None):
     """Run a started StreamingContext until `seconds` have passed or
     `batches_done()` reaches `batches` (all None: until Ctrl-C), then stop it
