@@ -46,6 +46,10 @@ else
   echo "$want" > "$stamp"
   echo "installed"
 fi
+# The course's helpers (infra/python) on the venv's path: `.venv/bin/python script.py`
+# works as well as `bash run.sh`.
+site=$("$COURSE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$COURSE_ROOT/infra/python" > "$site/course.pth"
 
 step "Kafka broker jars and Spark's Kafka connector (resolved once, then cached)"
 bash infra/fetch_jars.sh kafka

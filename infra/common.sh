@@ -6,6 +6,7 @@
 #   KAFKA_SERVER   broker address            default localhost:9092
 #   SPARK_MASTER   Spark master URL          default local[*]
 #   SPARK_LOCAL_IP address Spark binds to    default 127.0.0.1 (no loopback warning)
+#   SPARK_UI       "off": no Spark web UI     default on (the tests turn it off)
 
 COURSE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COURSE_LOCAL="$COURSE_ROOT/infra/local"      # git-ignored: jars, broker data, logs
@@ -120,16 +121,48 @@ ensure_broker() {
   fi
 }
 
-# Everything a run.sh needs before it starts its script.
-prepare_exercise() {
+# What a run.sh needs before it starts its script (venv, Java, connector, broker):
+prepare_kafka() {        # a Kafka client: starts the local broker if none answers
   use_venv
   ensure_broker
 }
-
-# Same, plus the Java check and the Spark connector jars: for Spark exercises.
-prepare_spark_exercise() {
+prepare_spark() {        # Spark without Kafka
+  use_venv
+  require_java
+}
+prepare_spark_kafka() {  # Spark with its Kafka connector, and a broker
   use_venv
   require_java
   [ -d "$COURSE_LOCAL/jars/spark-kafka" ] || die "the Spark Kafka connector is not resolved yet. Fix: bash setup.sh"
   ensure_broker
+}
+
+# The header comment of a run.sh (from line 2 up to `set -euo pipefail`): its usage.
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p;}' "$1"; }
+
+# Every exercise's run.sh picks its part the same way:
+#   choose_part "$0" DEFAULT "PART PART ..." "$@"
+# sets `part` and `args` (the rest of the command line):
+#   run.sh                      DEFAULT, the exercise's first step
+#   run.sh --seconds 30 ...     DEFAULT, with these options
+#   run.sh PART [OPTIONS]       that part
+#   run.sh solutions/NAME.py    a worked solution (part=solution, script=solutions/NAME.py)
+#   run.sh --help               the usage: the parts; exits 0
+#   run.sh nonsense             "unknown part", the usage; exits 2
+# shellcheck disable=SC2034  # part, script and args are the caller's variables
+choose_part() {
+  local run_sh=$1 default=$2 parts=" $3 "
+  shift 3
+  case "${1:-}" in
+    -h|--help) usage "$run_sh"; exit 0 ;;
+    ""|-*) part=$default; args=("$@") ;;
+    solutions/*.py)
+      [ -f "$(dirname "$run_sh")/$1" ] || { echo "error: no solution '$1'" >&2; usage "$run_sh" >&2; exit 2; }
+      part=solution; script=$1; args=("${@:2}") ;;
+    *)
+      if [[ "$parts" != *" $1 "* ]]; then
+        echo "error: unknown part '$1'" >&2; usage "$run_sh" >&2; exit 2
+      fi
+      part=$1; args=("${@:2}") ;;
+  esac
 }

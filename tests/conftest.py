@@ -39,7 +39,8 @@ def run_exercise(script, *args, timeout=180, env=None, check=True, input=None):
     """Run an exercise's run.sh (or any script under the repo) as a student would,
     from the repository's top folder. Returns the CompletedProcess; .output holds
     stdout and stderr together."""
-    full_env = {**os.environ, "KAFKA_SERVER": KAFKA_SERVER, **(env or {})}
+    # SPARK_UI=off: no Spark web UI in the tests (a student's run shows its address).
+    full_env = {**os.environ, "KAFKA_SERVER": KAFKA_SERVER, "SPARK_UI": "off", **(env or {})}
     proc = subprocess.run(
         ["bash", str(ROOT / script), *map(str, args)],
         cwd=ROOT,
@@ -54,6 +55,21 @@ def run_exercise(script, *args, timeout=180, env=None, check=True, input=None):
     if check:
         assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.output[-4000:]}"
     return proc
+
+
+def final(output):
+    """The FINAL {...} line that ends a bounded run (exactly one), parsed."""
+    found = [line[len("FINAL "):] for line in output.splitlines() if line.startswith("FINAL ")]
+    assert len(found) == 1, f"expected one FINAL line:\n{output[-3000:]}"
+    return json.loads(found[0])
+
+
+MALFORMED = re.compile(r"^skipped malformed message at (\S+)/(\d+)/(\d+)", re.MULTILINE)
+
+
+def malformed_reported(output):
+    """The (topic, partition, offset) of every malformed message a run reported."""
+    return [(t, int(p), int(o)) for t, p, o in MALFORMED.findall(output)]
 
 
 def json_lines(text):
@@ -79,9 +95,9 @@ def read_topic(topic, n, timeout=20):
     values, deadline = [], time.monotonic() + timeout
     while len(values) < n and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
-            values += [json.loads(r.value) for r in records]
+            values += [r.value for r in records]
     consumer.close()
-    return values[:n]
+    return [json.loads(value) for value in values[:n]]
 
 
 @pytest.fixture(scope="session")

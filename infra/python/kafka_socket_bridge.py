@@ -4,25 +4,17 @@ Why it exists: PySpark's DStream API lost its Kafka connector in Spark 3 (the
 Python `KafkaUtils` is gone). The DStream API can still read text lines from a TCP
 socket (`ssc.socketTextStream`, the one behind the classic `nc -lk 9999` example),
 so this bridge consumes a Kafka topic with kafka-python and writes each message to
-such a socket, one line per message:
+such a socket, one line per message, prefixed with its address in Kafka:
 
-    from kafka_socket_bridge import KafkaSocketBridge
-    bridge = KafkaSocketBridge(topic, server=KAFKA_SERVER, group_id="my_job")
-    # bound to 127.0.0.1 on a free port (bridge.port); nothing is consumed until
-    # Spark's receiver connects
-    bridge.start()      # background thread: Kafka -> one UTF-8 line per message
-    lines = ssc.socketTextStream("127.0.0.1", bridge.port)
-    ...
-    bridge.count_received(ssc)  # before ssc.start(): count what Spark's batches receive
-    ...
-    bridge.drain(timeout_s=20)  # to stop without loss: no more lines, and wait until
-    # Spark's batches hold every line written,
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)  # then a graceful stop
-    bridge.stop()       # commits the offsets of what was written, closes everything
+    <topic>/<partition>/<offset> TAB <the message value, newlines made spaces>
 
-`bridge.forwarded` counts the lines written so far; `bridge.skipped` the messages
-without a value (tombstones), which are not forwarded; `bridge.error` holds the
-reason if the bridge thread gave up (for instance no broker). With
+    bridge = KafkaSocketBridge(topic, group_id="my_job").start()
+    lines = ssc.socketTextStream(bridge.host, bridge.port)
+    course.stop_stream_when_done(ssc, args, bridge)   # stops the bridge without loss
+
+It listens on SPARK_LOCAL_IP (default 127.0.0.1), on a free port; nothing is
+consumed until Spark's receiver connects. `bridge.forwarded` counts the lines
+written so far; messages without a value (tombstones) are not forwarded. With
 `max_messages=N` it forwards N messages, then keeps the socket open and idle (a
 closed socket would make Spark restart its receiver).
 
@@ -33,10 +25,9 @@ Delivery semantics, honestly: NOT exactly once, and not even at least once.
   may still sit in the socket buffer or in the Spark receiver's memory, waiting
   for the next batch. If Spark crashes then, those lines are lost: their offsets
   are committed, yet no batch ever counted them.
-- Stopping Spark stops its receiver first: lines written after that, or still
-  unread in the socket, are lost the same way. Hence stop_forwarding() above: once
-  Spark's batches hold every line written, a graceful stop counts every committed
-  line.
+- A normal stop loses nothing: course.stop_stream_when_done() calls
+  stop_forwarding() and waits until Spark's batches have processed every line
+  written before it stops Spark.
 - If the bridge (the driver process) dies between writing lines and committing
   their offsets, the next run sends those lines again: counted twice.
 - If Spark's receiver disconnects, the bridge closes its consumer without
@@ -49,9 +40,7 @@ API, not a pattern for production.
 
 A DStream receiver occupies one core for as long as the stream runs: with
 SPARK_MASTER=local[1] nothing is left to process the batches. The bridge warns
-about that when it starts (see warn_if_receiver_starves). The stack traces Spark's
-socket receiver logs when it is stopped normally are silenced by the course's
-logging settings (infra/spark-log4j2.properties).
+about that when it starts.
 """
 
 import logging
@@ -60,7 +49,6 @@ import re
 import socket
 import sys
 import threading
-import time
 
 from kafka import KafkaConsumer
 
@@ -88,19 +76,20 @@ class KafkaSocketBridge:
 
     def __init__(self, topic, server=KAFKA_SERVER, group_id="kafka_socket_bridge",
                  max_messages=None):
+        """Bind the socket now (so that bridge.port is known); start() begins serving."""
         self.topic = topic
         self.server = server
         self.group_id = group_id
         self.max_messages = max_messages
         self.forwarded = 0   # lines written to the socket
-        self.skipped = 0     # messages without a value (not forwarded)
         self.error = None    # why the bridge thread stopped early, if it did
         self._stopping = threading.Event()
         self._no_more = threading.Event()  # stop_forwarding() was called
         self._busy = threading.Lock()      # held while lines are read, written, committed
         self._conn = None
         # Port 0: the operating system picks a free port; Spark connects to it.
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+        self._listener = socket.create_server((self.host, 0))
         self._listener.settimeout(0.5)  # so that the thread notices stop() while waiting
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._run, name="kafka-socket-bridge",
@@ -117,35 +106,6 @@ class KafkaSocketBridge:
         self._no_more.set()
         with self._busy:  # let a write under way finish and commit
             return self.forwarded
-
-    def count_received(self, ssc):
-        """Call before ssc.start(): count, with a StreamingListener, the lines that
-        Spark's batches receive, so that drain() knows when all lines are in."""
-        from pyspark.streaming.listener import StreamingListener
-
-        class ReceivedLines(StreamingListener):
-            """Spark reports every batch it submits, with the number of lines in it."""
-
-            def __init__(self):
-                self.lines = 0
-
-            def onBatchSubmitted(self, batchSubmitted):
-                self.lines += batchSubmitted.batchInfo().numRecords()
-
-        self.received = ReceivedLines()
-        ssc.addStreamingListener(self.received)
-
-    def drain(self, timeout_s):
-        """Before a graceful ssc.stop(): write no more lines, and wait (at most
-        timeout_s) until Spark's batches hold every line written (needs
-        count_received). Stopping Spark stops its receiver first, so a line still in
-        the socket or the receiver would be lost although its offset is committed.
-        Returns the number of lines written."""
-        written = self.stop_forwarding()
-        deadline = time.monotonic() + timeout_s
-        while self.received.lines < written and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return written
 
     def stop(self, timeout_s=10.0):
         """Stop forwarding, commit the offsets of the lines written, close the socket."""
@@ -224,14 +184,15 @@ class KafkaSocketBridge:
         records = [r for part in batch.values() for r in part]
         if not records:
             return
-        lines = [self._line(r.value) for r in records if r.value is not None]
-        self.skipped += len(records) - len(lines)
+        lines = [self._line(r) for r in records if r.value is not None]
         conn.sendall(b"".join(lines))
         self.forwarded += len(lines)
         consumer.commit()  # only now: the lines are written
 
     @staticmethod
-    def _line(value):
-        """A message value as one UTF-8 line: newlines inside become spaces."""
-        text = value.decode("utf-8", errors="replace")
-        return (text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ") + "\n").encode()
+    def _line(record):
+        """A message as one UTF-8 line, "topic/partition/offset<TAB>value"; newlines
+        inside the value become spaces."""
+        text = record.value.decode("utf-8", errors="replace")
+        text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+        return f"{record.topic}/{record.partition}/{record.offset}\t{text}\n".encode()

@@ -1,0 +1,316 @@
+"""What the course's scripts share that is NOT their lesson. You can skip this file:
+each exercise script shows its Kafka and Spark calls itself.
+
+- KAFKA_SERVER                 the broker (env KAFKA_SERVER, default localhost:9092)
+- check_broker(), exit_no_broker()
+                               the one "no broker" message: one line, exit 1
+- skipped(topic, partition, offset, why)
+                               the one format for a malformed message that is skipped
+- final(stats, **results)      the FINAL {json} line that ends every bounded run
+- stop_query_when_done(query, args), stop_stream_when_done(ssc, args, bridge)
+                               --seconds / --max-messages / --batches and Ctrl-C stop
+                               the stream cleanly (a DStream without losing a line the
+                               bridge wrote), so that a script can simply call
+                               awaitTermination(); they count messages, malformed
+                               ones and batches for the FINAL line, and print one
+                               line on how long the (micro-)batches took
+- KAFKA_CONNECTOR_JARS         Spark's Kafka connector, as setup.sh resolved it
+
+Importing it also points Spark at the course's settings, infra/spark-conf/
+(spark-defaults.conf: no progress bar, few shuffle partitions; log4j2.properties:
+warnings only), exactly as `spark-submit` reads SPARK_CONF_DIR; honours
+SPARK_MASTER (default local[*]) and SPARK_UI=off (the tests' setting: no web UI);
+and makes Spark's Python workers run this same Python.
+"""
+
+import glob
+import json
+import logging
+import os
+import signal
+import statistics
+import sys
+import threading
+import time
+
+KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
+SPARK_MASTER = os.environ.get("SPARK_MASTER", "local[*]")
+
+_INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KAFKA_CONNECTOR_JARS = ",".join(sorted(glob.glob(os.path.join(_INFRA, "local/jars/spark-kafka/*.jar"))))
+
+# --- Spark's settings, read when the JVM starts (like spark-submit's command line) --
+os.environ.setdefault("SPARK_CONF_DIR", os.path.join(_INFRA, "spark-conf"))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers: this Python, not python3
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "resolves to a loopback" warning
+if "PYSPARK_SUBMIT_ARGS" not in os.environ:
+    _ui = "--conf spark.ui.enabled=false " if os.environ.get("SPARK_UI") == "off" else ""
+    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--master {SPARK_MASTER} {_ui}pyspark-shell"
+logging.getLogger("kafka").setLevel(logging.CRITICAL)  # we say what went wrong ourselves
+
+
+def _start_jvm_in_its_own_session():
+    """Ctrl-C in a terminal goes to every process of the terminal's foreground group.
+    Spark's JVM ignores it, but the Python workers it starts would die in the middle
+    of a task (with a wall of errors). So the JVM starts in a session of its own, and
+    only this script hears Ctrl-C: it stops Spark gracefully (see _on_ctrl_c).
+    Ctrl-C while Spark is still starting exits at once, quietly."""
+    try:
+        import pyspark.core.context as context
+    except ImportError:  # a Kafka-only image has no pyspark
+        return
+    launch = context.launch_gateway
+
+    def launch_gateway(conf=None, popen_kwargs=None):
+        def exit_now(signum, frame):
+            print("\nCtrl-C while Spark starts: exiting.", file=sys.stderr, flush=True)
+            os._exit(130)
+
+        signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
+        return launch(conf, {**(popen_kwargs or {}), "start_new_session": True})
+
+    context.launch_gateway = launch_gateway
+
+
+_start_jvm_in_its_own_session()
+
+NO_BROKER = ("error: no Kafka broker answers on {server}. "
+             "Start one: bash infra/kafka.sh start (or docker compose up -d kafka)")
+
+
+def exit_no_broker(server=KAFKA_SERVER):
+    """Exit (status 1) with the one-line message that says no broker answers."""
+    sys.exit(NO_BROKER.format(server=server))
+
+
+def check_broker(server=KAFKA_SERVER, timeout_s=4.0):
+    """Exit with that line unless a broker answers: Spark's Kafka source would
+    otherwise retry for ever, silently."""
+    from kafka import KafkaAdminClient
+
+    try:
+        KafkaAdminClient(bootstrap_servers=server, bootstrap_timeout_ms=int(timeout_s * 1000),
+                         request_timeout_ms=int(timeout_s * 1000)).close()
+    except Exception:
+        exit_no_broker(server)
+
+
+def skipped(topic, partition, offset, why=""):
+    """Report a malformed message, in the one format of the course, on stderr."""
+    print(f"skipped malformed message at {topic}/{partition}/{offset}"
+          + (f": {why}" if why else ""), file=sys.stderr, flush=True)
+
+
+class RunStats:
+    """What a stream processed in this run: messages, malformed ones, batches."""
+
+    def __init__(self):
+        self.messages = self.malformed = self.batches = 0
+        # Cleared while a stop is under way in another thread (a DStream's: Spark
+        # and the bridge still stopping): the counts are final once it is set.
+        self.stopped = threading.Event()
+        self.stopped.set()
+
+    def as_dict(self):
+        self.stopped.wait(60)
+        return {"messages": self.messages, "malformed": self.malformed, "batches": self.batches}
+
+
+def final(stats=None, **results):
+    """Print the line that ends every bounded run: FINAL {json}. The keys every
+    consumer shares come first: messages, malformed, batches (Spark jobs)."""
+    summary = {**(stats.as_dict() if isinstance(stats, RunStats) else stats or {}), **results}
+    print("FINAL " + json.dumps(summary, ensure_ascii=False), flush=True)
+
+
+def _limits(args):
+    return (getattr(args, "seconds", None), getattr(args, "max_messages", None),
+            getattr(args, "batches", None))
+
+
+def _on_ctrl_c(stop):
+    """Ctrl-C sets `stop` (a threading.Event) instead of raising KeyboardInterrupt
+    in the middle of a call into the JVM; a second Ctrl-C exits at once."""
+    first = []
+
+    def handler(signum, frame):
+        # One key press can arrive twice (to the process and its group): only a
+        # Ctrl-C more than a second after the first one forces the exit.
+        if first and time.monotonic() - first[0] > 1.0:
+            print("\nSecond Ctrl-C: exiting at once.", file=sys.stderr, flush=True)
+            os._exit(130)
+        if not first:
+            first.append(time.monotonic())
+            print("\nCtrl-C: stopping gracefully (Ctrl-C again to exit at once) ...",
+                  file=sys.stderr, flush=True)
+            stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def stop_query_when_done(query, args):
+    """For a started Structured Streaming query: stop it gracefully once
+    args.seconds have passed, args.max_messages were read or args.batches
+    micro-batches with data have run (each None: no limit), or on Ctrl-C.
+    Returns a RunStats that counts what the query read; micro-batch metrics that
+    the script declared with observe("malformed", count(...).alias("count"),
+    collect_list(<"topic/partition/offset">).alias("at")) are reported and counted
+    as malformed messages. At the stop it prints one line on stderr, how long the
+    micro-batches with data took: `8 micro-batches took 0.41 s median, 1.20 s max`.
+    Call query.awaitTermination() after it."""
+    seconds, max_messages, batches = _limits(args)
+    stats, stop, seen, took = RunStats(), threading.Event(), set(), []
+    _on_ctrl_c(stop)
+    start = time.monotonic()
+
+    def collect():
+        # recentProgress keeps the last 100 updates: we add up each batch once, as
+        # it appears, so that no limit is ever out of reach.
+        for p in query.recentProgress:
+            if p["batchId"] in seen:
+                continue
+            seen.add(p["batchId"])
+            stats.messages += p["numInputRows"]
+            stats.batches += p["numInputRows"] > 0
+            if p["numInputRows"] > 0:
+                took.append(p["durationMs"].get("triggerExecution", 0) / 1000)
+            bad = p.get("observedMetrics", {}).get("malformed")
+            if bad and bad["count"]:
+                stats.malformed += bad["count"]
+                for where in bad["at"]:
+                    print(f"skipped malformed message at {where}", file=sys.stderr, flush=True)
+
+    def limit_reached():
+        return ((seconds is not None and time.monotonic() - start >= seconds)
+                or (max_messages is not None and stats.messages >= max_messages)
+                or (batches is not None and stats.batches >= batches))
+
+    def watch():
+        try:
+            while query.isActive and not stop.wait(0.2):
+                collect()
+                if limit_reached():
+                    break
+            # Let the micro-batch under way finish: stopping in its middle cancels its
+            # Spark jobs (and a foreachBatch function would see them fail).
+            deadline = time.monotonic() + 120
+            while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            collect()
+            if took:
+                print(f"{len(took)} micro-batches took {statistics.median(took):.2f} s median, "
+                      f"{max(took):.2f} s max", file=sys.stderr, flush=True)
+            query.stop()
+            collect()
+        except Exception:  # the query ended on its own (awaitTermination says why)
+            pass
+        finally:
+            stats.stopped.set()
+
+    stats.stopped.clear()  # course.final() waits until the watcher is done
+    threading.Thread(target=watch, name="stop-query-when-done", daemon=True).start()
+    return stats
+
+
+def stop_stream_when_done(ssc, args, bridge=None):
+    """For a StreamingContext (call it before ssc.start()): stop it once
+    args.seconds have passed, args.max_messages lines were processed or
+    args.batches batches with data have run (each None: no limit), or on Ctrl-C,
+    without losing a line the bridge (a KafkaSocketBridge) wrote:
+
+    1. the bridge stops forwarding; wait until the batches have processed every
+       line it wrote (and committed): a batch interval + 3 s, longer while batches
+       are queued or under way (they fall behind), at most 2 minutes;
+    2. stop the StreamingContext at once (not gracefully: nothing is left to
+       process), let a batch under way finish its Spark job, stop the
+       SparkContext, close the bridge.
+
+    Returns a RunStats (messages = lines processed; batches = batches with data,
+    and every batch of a queueStream; the script adds its malformed ones);
+    course.final() waits until step 2 is over. At the stop it prints one line on
+    stderr, whether the batches keep up (their median processing time < the interval):
+    `12 batches of 10 s: processing took 0.41 s median, 1.10 s max (keeps up: < 10 s)`.
+    Warns if the master has one core (the receiver would hold it). Call
+    ssc.awaitTermination() after ssc.start()."""
+    from pyspark.streaming.listener import StreamingListener
+
+    from kafka_socket_bridge import warn_if_receiver_starves
+
+    warn_if_receiver_starves(ssc.sparkContext.master)
+    seconds, max_messages, batches = _limits(args)
+    interval = getattr(args, "batch_seconds", None) or 10
+    stats, stop, stopping, took, pending = RunStats(), threading.Event(), threading.Event(), [], set()
+    stats.stopped.clear()
+
+    class CountBatches(StreamingListener):
+        """Spark reports every batch it submits and finishes: its lines, its
+        processing time."""
+
+        def onBatchSubmitted(self, batchSubmitted):
+            pending.add(batchSubmitted.batchInfo().batchTime().milliseconds())
+
+        def onBatchCompleted(self, batchCompleted):
+            info = batchCompleted.batchInfo()
+            pending.discard(info.batchTime().milliseconds())
+            # A batch with data; a queueStream's batch (no receiver: Spark counts no
+            # records for it) counts too, until the stop begins.
+            queued = len(info.streamIdToInputInfo()) == 0 and not stopping.is_set()
+            if info.numRecords() > 0 or queued:
+                stats.batches += 1
+                took.append(info.processingDelay() / 1000)  # ms -> s
+            stats.messages += info.numRecords()
+
+    ssc.addStreamingListener(CountBatches())
+    _on_ctrl_c(stop)
+    start = time.monotonic()
+
+    def limit_reached():
+        return ((seconds is not None and time.monotonic() - start >= seconds)
+                or (max_messages is not None and stats.messages >= max_messages)
+                or (batches is not None and stats.batches >= batches))
+
+    def drain():
+        # Stopping Spark stops its receiver first: a line the bridge wrote (and
+        # committed) but no batch processed yet would be lost. So: no more lines,
+        # and wait until the batches have processed every line written (the next
+        # batch holds them: the receiver cuts a block every blockInterval).
+        written = bridge.stop_forwarding()
+        begin = time.monotonic()
+        while stats.messages < written and time.monotonic() - begin < 120:
+            if not pending and time.monotonic() - begin > interval + 3:
+                break  # no batch under way, and the lines did not come: lost
+            time.sleep(0.05)
+        if stats.messages < written:
+            print(f"warning: {written - stats.messages} lines the bridge wrote were not "
+                  "processed: lost (their offsets are committed)", file=sys.stderr)
+
+    def watch():
+        while not stop.wait(0.2) and not limit_reached():
+            pass
+        stopping.set()
+        try:
+            if bridge is not None:
+                drain()
+            if took:
+                keeps_up = statistics.median(took) < interval  # the first batch is slower
+                print(f"{len(took)} batches of {interval:g} s: processing took "
+                      f"{statistics.median(took):.2f} s median, {max(took):.2f} s max "
+                      + ("(keeps up: < " if keeps_up else "(falls behind: > ") + f"{interval:g} s)",
+                      file=sys.stderr, flush=True)
+            # Every line received is processed by now: no graceful stop, which would
+            # wait for one more batch (and for every batch queued, if they fall behind).
+            ssc.stop(stopSparkContext=False, stopGraceFully=False)
+            # A batch under way goes on in its Spark job: stopping the SparkContext
+            # now would kill its tasks (noisily). Let it finish (after a drain, it
+            # holds no line).
+            deadline = time.monotonic() + 30
+            while ssc.sparkContext.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            ssc.sparkContext.stop()
+            if bridge is not None:
+                bridge.stop()
+        finally:
+            stats.stopped.set()
+
+    threading.Thread(target=watch, name="stop-stream-when-done", daemon=True).start()
+    return stats

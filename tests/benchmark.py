@@ -1,0 +1,235 @@
+"""How fast the Spark exercises start, and whether their streams keep up.
+
+    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady]
+
+Figures, not tests: it prints tables, ends with one line `BENCH {json}`, and the
+READMEs quote it. Every run is started exactly as a student starts it (bash
+dayN/<exercise>/run.sh ...), on fresh topics. Needs a broker (bash setup.sh).
+
+1. Start-up: seconds from `bash run.sh` to the first batch's output, for every Spark
+   exercise in its bounded mode on a topic filled with a few messages.
+2. Steady state, fed live at 5 and at 200 messages a second:
+   - DStream jobs: each batch's processing time divided by the batch interval
+     (median and maximum): a DStream keeps up while it stays well below 1;
+     and the seconds from the end of --seconds to the exit (the stop).
+   - Structured Streaming: the median micro-batch duration.
+   Both read the summary line the course's helper prints when a stream stops.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
+ENV = {**os.environ, "SPARK_UI": "off"}
+
+
+def hello(i):
+    return {"time": int(time.time() * 1000), "msg": f"Hello, World! number {i}"}
+
+
+def fill(topic, values):
+    producer = KafkaProducer(bootstrap_servers=KAFKA_SERVER)
+    for value in values:
+        producer.send(topic, json.dumps(value).encode())
+    producer.flush()
+    producer.close()
+
+
+def run_quietly(*args, timeout=300):
+    subprocess.run(["bash", *map(str, args)], cwd=ROOT, check=True, timeout=timeout, env=ENV,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# --- 1. start-up: name -> (prepare(topic, tmp) -> run.sh arguments, first batch's line) ---
+def sparkstream(topic, tmp):
+    fill(topic, [hello(i) for i in range(20)])
+    return ["day1/simple_sparkstream/run.sh", "--topic", topic, "--batch-seconds", 2, "--batches", 2]
+
+
+def structured(topic, tmp):
+    fill(topic, [hello(i) for i in range(20)])
+    return ["day2/simple_structuredstreaming/run.sh", "--topic", topic, "--checkpoint", tmp,
+            "--max-messages", 20]
+
+
+def stateful_dstream(topic, tmp):
+    return ["day2/stateful_wordcount/run.sh", "dstream", "--batches", 3]
+
+
+def stateful_structured(topic, tmp):
+    run_quietly("day2/stateful_wordcount/run.sh", "producer", "--topic", topic, "--count", 33,
+                "--interval", 0)
+    return ["day2/stateful_wordcount/run.sh", "structured", "--topic", topic, "--max-messages", 33,
+            "--max-per-batch", 12]
+
+
+def windowed_dstream(topic, tmp):
+    return ["day2/windowed_sum/run.sh", "dstream", "--count", 3]
+
+
+def windowed_events(topic, tmp):
+    fill(topic, [hello(i) for i in range(10)])
+    return ["day2/windowed_sum/run.sh", "events", "--topic", topic, "--starting-offsets", "earliest",
+            "--max-messages", 10]
+
+
+def trendy(part):
+    def prepare(topic, tmp):
+        run_quietly("day2/trendy_prices/run.sh", "producer", "--topic", topic, "--count", 3,
+                    "--interval", 0.2)
+        return ["day2/trendy_prices/run.sh", part, "--topic", topic, "--batches", 1,
+                *(["--starting-offsets", "earliest"] if part == "structured" else []),
+                "--plot", os.path.join(tmp, "plot.png")]
+    return prepare
+
+
+def twitter_predict(topic, tmp):
+    model = os.path.join(tmp, "model")
+    run_quietly("day2/twitter_cluster/run.sh", "train", "--model", model)
+    run_quietly("day2/twitter_cluster/run.sh", "producer", "--topic", topic, "--count", 30,
+                "--interval", 0)
+    return ["day2/twitter_cluster/run.sh", "predict", "--topic", topic, "--model", model,
+            "--max-messages", 30]
+
+
+def twitter_streaming_kmeans(topic, tmp):
+    run_quietly("day2/twitter_cluster/run.sh", "producer", "--topic", topic, "--count", 120,
+                "--interval", 0)
+    return ["day2/twitter_cluster/run.sh", "streaming-kmeans", "--topic", topic, "--batches", 2]
+
+
+STARTUP = {
+    "simple_sparkstream": (sparkstream, r"^Batch \d|^-+ Batch"),
+    "simple_structuredstreaming": (structured, r"^Batch: 0"),
+    "stateful_wordcount dstream": (stateful_dstream, r"batch 1\b"),
+    "stateful_wordcount structured": (stateful_structured, r"batch 0\b"),
+    "windowed_sum dstream": (windowed_dstream, r"^Time: "),
+    "windowed_sum events": (windowed_events, r"batch 0\b"),
+    "trendy_prices structured": (trendy("structured"), r"^batch +1 "),
+    "trendy_prices dstream": (trendy("dstream"), r"^batch +1 "),
+    "twitter_cluster predict": (twitter_predict, r'^\{"cluster"'),
+    "twitter_cluster streaming-kmeans": (twitter_streaming_kmeans, r"^BATCH "),
+}
+
+
+def seconds_to_first_batch(name):
+    prepare, first_line = STARTUP[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = prepare(f"bench-{uuid.uuid4().hex[:8]}", os.path.join(tmp, "checkpoint"))
+        start = time.monotonic()
+        proc = subprocess.Popen(["bash", *map(str, args)], cwd=ROOT, text=True, env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seconds = None
+        for line in proc.stdout:
+            if seconds is None and re.search(first_line, line):
+                seconds = time.monotonic() - start
+        proc.wait(timeout=300)
+    if seconds is None or proc.returncode != 0:
+        sys.exit(f"error: {name} printed no first batch (exit {proc.returncode}): "
+                 + " ".join(map(str, args)))
+    return seconds
+
+
+# --- 2. steady state: a live feed at a rate, a run of --seconds, the helper's summary ---
+def feed(topic, rate, stop, make=hello):
+    """Send `rate` messages a second to topic until stop is set."""
+    producer = KafkaProducer(bootstrap_servers=KAFKA_SERVER, linger_ms=5)
+    i, start = 0, time.monotonic()
+    while not stop.is_set():
+        producer.send(topic, json.dumps(make(i)).encode())
+        i += 1
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+    producer.flush()
+    producer.close()
+
+
+def trendy_message(i):
+    rows = [{"x": [0.5] * 5, "known": bool(j % 2), "label": 0.01 if j % 2 else None}
+            for j in range(10)]
+    return {"t": i * 0.2, "true_weights": [0.01] * 5, "rows": rows}
+
+
+STEADY = {  # name -> (run.sh arguments after --topic T, batch seconds or None, message maker)
+    "simple_sparkstream": (["day1/simple_sparkstream/run.sh", "--batch-seconds", 10], 10, hello),
+    "trendy_prices dstream": (["day2/trendy_prices/run.sh", "dstream", "--batch-seconds", 5], 5,
+                              trendy_message),
+    "simple_structuredstreaming": (["day2/simple_structuredstreaming/run.sh"], None, hello),
+}
+
+
+def steady(name, rate, seconds):
+    command, interval, make = STEADY[name]
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+    feeder = threading.Thread(target=feed, args=(topic, rate, stop, make), daemon=True)
+    feeder.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = ["--checkpoint", tmp] if interval is None else []
+        args = [*command, "--topic", topic, *extra, "--seconds", seconds]
+        start = time.monotonic()
+        proc = subprocess.run(["bash", *map(str, args)], cwd=ROOT, text=True, env=ENV,
+                              capture_output=True, timeout=seconds + 300)
+        took = time.monotonic() - start
+    stop.set()
+    feeder.join()
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        sys.exit(f"error: {name} failed (exit {proc.returncode}):\n{out[-2000:]}")
+    if interval is not None:
+        m = re.search(r"processing took ([\d.]+) s median, ([\d.]+) s max", out)
+        if not m:
+            sys.exit(f"error: {name} printed no processing summary:\n{out[-2000:]}")
+        median, worst = float(m.group(1)), float(m.group(2))
+        # The stop: from the end of --seconds (after start-up) to the exit.
+        first = re.search(r"(\d+) batches of", out)
+        return {"median_ratio": round(median / interval, 3), "max_ratio": round(worst / interval, 3),
+                "batches": int(first.group(1)) if first else None, "run_s": round(took, 1)}
+    m = re.search(r"micro-batches took ([\d.]+) s median", out)
+    if not m:
+        sys.exit(f"error: {name} printed no micro-batch summary:\n{out[-2000:]}")
+    return {"median_batch_s": float(m.group(1)), "run_s": round(took, 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="start-up runs per exercise (1)")
+    parser.add_argument("--only", help="one exercise, by name")
+    parser.add_argument("--skip-steady", action="store_true", help="start-up figures only")
+    parser.add_argument("--steady-seconds", type=float, default=60, help="each steady run (60)")
+    args = parser.parse_args()
+    bench = {"cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {},
+             "steady": {}}
+    print(f"{os.cpu_count()} cores; load average {bench['load']}")
+    print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} run(s))")
+    print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7}")
+    for name in [n for n in STARTUP if not args.only or n == args.only]:
+        times = [seconds_to_first_batch(name) for _ in range(args.repeat)]
+        bench["startup_s"][name] = round(statistics.median(times), 1)
+        print(f"{name:36} {statistics.median(times):9.1f} {min(times):7.1f} {max(times):7.1f}",
+              flush=True)
+    if not args.skip_steady:
+        print(f"\n2. steady state, fed live, {args.steady_seconds:g} s each")
+        for name in [n for n in STEADY if not args.only or n == args.only]:
+            for rate in (5, 200):
+                result = steady(name, rate, args.steady_seconds)
+                bench["steady"][f"{name} @{rate}/s"] = result
+                figures = ", ".join(f"{k} {v}" for k, v in result.items())
+                print(f"{name + f' @ {rate} msg/s':36} {figures}", flush=True)
+    print("BENCH " + json.dumps(bench))
+
+
+if __name__ == "__main__":
+    main()
