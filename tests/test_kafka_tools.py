@@ -37,7 +37,7 @@ def test_simple_consumer_reads_what_console_producer_wrote(new_topic):
     run_exercise("infra/kafka.sh", "console-producer", "--topic", topic, input="\n".join(lines) + "\n")
     got = run_exercise("day1/simple_consumer/run.sh", "--topics", topic, "--max-messages", 3,
                        "--group", f"g-{topic}")
-    printed = re.findall(r"@ offset \d+: (\{.*\})", got.output)
+    printed = re.findall(rf"^{topic}/0/\d+: (\{{.*\}})$", got.output, re.MULTILINE)
     assert [json.loads(v)["msg"] for v in printed] == ["typed line 0", "typed line 1", "typed line 2"]
     assert_clean_output(got.output)
 

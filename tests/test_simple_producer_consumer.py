@@ -1,4 +1,5 @@
-"""day1/simple_producer and day1/simple_consumer against the real broker."""
+"""day1/simple_producer and day1/simple_consumer (and their solutions) against the
+real broker."""
 
 import json
 import os
@@ -9,11 +10,11 @@ import subprocess
 import time
 import uuid
 
-from conftest import KAFKA_SERVER, ROOT, assert_clean_output, run_exercise
+from conftest import KAFKA_SERVER, ROOT, assert_clean_output, final, malformed_reported, run_exercise
 
 PRODUCER = "day1/simple_producer/run.sh"
 CONSUMER = "day1/simple_consumer/run.sh"
-RECORD_LINE = re.compile(r"^(\S+) \[partition (\d+)\] @ offset (\d+): (\{.*\})$", re.MULTILINE)
+RECORD_LINE = re.compile(r"^(\S+)/(\d+)/(\d+): (\{.*\})$", re.MULTILINE)
 
 
 def consumed(output):
@@ -28,10 +29,9 @@ def unique_group():
 def test_producer_then_consumer_round_trip(new_topic):
     topic = new_topic()
     produced = run_exercise(PRODUCER, "--count", 5, "--interval", 0.05, "--topic", topic)
-    delivered = rf"delivered to {topic} \[partition 0\] @ offset (\d+)"
-    deliveries = re.findall(delivered, produced.output)
+    deliveries = re.findall(rf"^delivered to {topic}/0/(\d+)$", produced.output, re.MULTILINE)
     assert deliveries == ["0", "1", "2", "3", "4"]
-    assert "Sent 5 message(s)" in produced.output
+    assert final(produced.output) == {"delivered": 5, "failed": 0}
 
     got = run_exercise(CONSUMER, "--max-messages", 5, "--topics", topic, "--group", unique_group())
     records = consumed(got.output)
@@ -39,7 +39,7 @@ def test_producer_then_consumer_round_trip(new_topic):
     for _, _, _, value in records:
         assert value["msg"] == "Hello, World!"
         assert abs(value["time"] / 1000 - time.time()) < 120  # epoch milliseconds, recent
-    assert "Read 5 message(s), skipped 0 malformed." in got.output
+    assert final(got.output) == {"messages": 5, "malformed": 0}
     assert_clean_output(produced.output + got.output)
 
 
@@ -65,9 +65,8 @@ def test_malformed_message_is_reported_and_skipped(new_topic, produce):
     produce(topic, [{"time": 1, "msg": "before"}, *bad, {"time": 2, "msg": "after"}])
     got = run_exercise(CONSUMER, "--max-messages", 4, "--topics", topic, "--group", unique_group())
     assert [v["msg"] for *_, v in consumed(got.output)] == ["before", "after"]
-    assert f"skipped malformed message at {topic} [partition 0] @ offset 1" in got.output
-    assert f"skipped malformed message at {topic} [partition 0] @ offset 2" in got.output
-    assert "Read 2 message(s), skipped 2 malformed." in got.output
+    assert malformed_reported(got.output) == [(topic, 0, 1), (topic, 0, 2)]
+    assert final(got.output) == {"messages": 4, "malformed": 2}
     assert_clean_output(got.output)
 
 
@@ -114,19 +113,39 @@ def start_and_interrupt(args, ready_text):
 
 def test_ctrl_c_flushes_producer_and_commits_consumer(new_topic):
     topic = new_topic()
-    third_delivery = f"delivered to {topic} [partition 0] @ offset 2"
+    third_delivery = f"delivered to {topic}/0/2"
     code, output = start_and_interrupt([PRODUCER, "--topic", topic, "--interval", 0.1], third_delivery)
     assert code == 0 and "Traceback" not in output
     sent = int(re.search(r"Sent (\d+) message", output).group(1))
     assert sent >= 3
     # Everything the producer accepted before Ctrl-C reached the broker.
     assert len(re.findall(r"delivered to ", output)) == sent
+    assert final(output) == {"delivered": sent, "failed": 0}
 
     group = unique_group()
     consumer = [CONSUMER, "--topics", topic, "--group", group]
-    code, output = start_and_interrupt(consumer, "@ offset 0:")
+    code, output = start_and_interrupt(consumer, f"{topic}/0/0:")
     assert "Traceback" not in output and "Ctrl-C: committing offsets" in output
     seen = len(consumed(output))
+    assert final(output) == {"messages": seen, "malformed": 0}
     # The offsets were committed: the same group goes on after what it printed.
     rest = run_exercise(CONSUMER, "--seconds", 4, "--topics", topic, "--group", group)
     assert seen + len(consumed(rest.output)) == sent, output + rest.output
+
+
+def test_keyed_producer_solution_keeps_each_key_on_one_partition(new_topic):
+    topic = new_topic(partitions=3)
+    run = run_exercise(PRODUCER, "solutions/keyed_producer.py", "--topic", topic, "--count", 12,
+                       "--interval", 0, "--keys", 3)
+    assert_clean_output(run.output)
+    reports = re.findall(rf"^delivered to {topic}/(\d+)/(\d+) \(key (\S+)\)$", run.output,
+                         re.MULTILINE)
+    assert len(reports) == 12 and final(run.output) == {"delivered": 12, "failed": 0}
+    by_key = {}
+    for partition, offset, key in reports:
+        by_key.setdefault(key, []).append((int(partition), int(offset)))
+    assert sorted(by_key) == ["sensor-0", "sensor-1", "sensor-2"]
+    for addresses in by_key.values():
+        assert len({p for p, _ in addresses}) == 1, by_key  # same key, same partition ...
+        offsets = [o for _, o in addresses]
+        assert offsets == sorted(offsets), by_key  # ... in the order they were sent

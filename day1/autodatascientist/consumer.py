@@ -1,33 +1,34 @@
-"""The auto data scientist game, consumer side: read each round from data-topic and
-turn it back into what a data scientist works with, numpy arrays X and y.
+"""The auto data scientist game, consumer side (the player): read each round from
+data-topic and turn it back into what a data scientist works with, numpy arrays
+X and y.
 
-This is the starting point of the exercise (exercise.txt): right where the arrays
-are printed, train something that beats the producer's score. solution.py is one
-way to do it, honestly.
+Usage: bash day1/autodatascientist/run.sh consumer [--topic data-topic]
+           [--group autodata_consumer] [--max-messages N] [--seconds S] [--json]
 
-Usage:
-    bash day1/autodatascientist/run.sh consumer [--max-messages N] [--seconds S]
-        [--topic data-topic] [--json]
+This is the starting point of the exercise (README): right where the arrays are
+printed, train something that beats the producer's score.
+solutions/honest_scoreboard.py is one way to do it, honestly.
 
---topic defaults to env CONSUME_TOPICS (comma separated), else data-topic. Consumer
-group autodata_consumer: a new group starts at the earliest message, a known one
-where it stopped. --json also prints each data set as one JSON line, for scripts.
-Env KAFKA_SERVER: the broker (localhost:9092).
+--topic defaults to env CONSUME_TOPICS, else data-topic. The consumer group
+autodata_consumer starts at the earliest round the first time, and where it stopped
+after that: it commits each round once it has handled it. A message that is not
+a data set is reported with its address, skipped and counted. --json also prints
+each data set as one JSON line. It ends with
+FINAL {"messages": N, "malformed": N, "datasets": N}. The broker: env KAFKA_SERVER.
 """
 
 import argparse
 import json
-import logging
 import math
 import os
 import sys
 import time
 
 import numpy as np
-from kafka import KafkaConsumer
-from kafka.errors import KafkaTimeoutError
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
 
-KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
+import course
 
 
 def rebuild(value):
@@ -60,84 +61,67 @@ def rebuild(value):
     return np.array(xs, dtype=float), np.array(labels, dtype=int), float(score)
 
 
-def where(record):
-    return f"{record.topic} partition {record.partition} offset {record.offset}"
-
-
-def connect(topics, group_id):
-    """A consumer in group_id subscribed to topics; exits with one line without a broker."""
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # we report failures ourselves
-    try:
-        return KafkaConsumer(
-            *topics,
-            bootstrap_servers=KAFKA_SERVER,
-            group_id=group_id,
-            auto_offset_reset="earliest",  # a new group starts at the first round
-            bootstrap_timeout_ms=4000,  # kafka-python 3: KafkaTimeoutError after 5 s
-        )
-    except KafkaTimeoutError:
-        sys.exit(
-            f"error: no Kafka broker answers on {KAFKA_SERVER}. "
-            "Start one: bash infra/kafka.sh start (or docker compose up -d kafka)"
-        )
-
-
-def records(consumer, max_messages=None, seconds=None):
-    """Yield records until max_messages were read or seconds passed (None: for ever).
-    Offsets are committed as we go (auto commit) and when the consumer closes."""
-    start, read = time.monotonic(), 0
-    while max_messages is None or read < max_messages:
-        if seconds is not None and time.monotonic() - start >= seconds:
-            return
-        left = None if max_messages is None else max_messages - read
-        # Never fetch more than we will process: close() commits what was fetched.
-        batch = consumer.poll(timeout_ms=500, max_records=left)
-        for partition_records in batch.values():
-            for record in partition_records:
-                read += 1
-                yield record
-
-
 def main():
-    parser = argparse.ArgumentParser(description="Rebuild each round's X and y with numpy.")
-    default_topics = os.environ.get("CONSUME_TOPICS", "data-topic")
-    parser.add_argument("--topic", default=default_topics,
-                        help="topic(s) to read, comma separated (env CONSUME_TOPICS or data-topic)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--topic", default=os.environ.get("CONSUME_TOPICS", "data-topic"),
+                        help="topic to read (default: $CONSUME_TOPICS or data-topic)")
+    parser.add_argument("--group", default="autodata_consumer",
+                        help="consumer group id (default autodata_consumer)")
     parser.add_argument("--max-messages", type=int, help="stop after N messages")
     parser.add_argument("--seconds", type=float, help="stop after S seconds")
     parser.add_argument("--json", action="store_true", help="also print each data set as JSON")
     args = parser.parse_args()
     np.set_printoptions(precision=3, suppress=True)
 
-    consumer = connect(args.topic.split(","), "autodata_consumer")
-    counts = {"messages": 0, "datasets": 0, "skipped": 0}
     try:
-        for record in records(consumer, args.max_messages, args.seconds):
-            counts["messages"] += 1
-            try:
-                X, y, score = rebuild(record.value)
-            except ValueError as problem:
-                counts["skipped"] += 1
-                print(f"warning: skipped {where(record)}: {problem}", file=sys.stderr, flush=True)
-                continue
-            counts["datasets"] += 1
-            print(f"\n{where(record)}: {X.shape[0]} rows x {X.shape[1]} features, "
-                  f"producer's score {score:.3f} (training accuracy)")
-            print(f"X =\n{X}\ny = {y}")
-            # Your turn (exercise.txt): fit a model on X, y here and beat `score`.
-            if args.json:
-                print(json.dumps({"topic": record.topic, "partition": record.partition,
-                                  "offset": record.offset, "X": X.tolist(), "y": y.tolist(),
-                                  "score": score}))
-            sys.stdout.flush()
+        consumer = KafkaConsumer(
+            args.topic,
+            bootstrap_servers=course.KAFKA_SERVER,
+            bootstrap_timeout_ms=4000,  # no broker: give up after 4 s
+            group_id=args.group,
+            auto_offset_reset="earliest",  # a new group starts at the first round
+            enable_auto_commit=False,  # we commit each round once it is handled
+        )
+    except KafkaError:
+        course.exit_no_broker()
+
+    print(f"Reading the rounds of '{args.topic}' at {course.KAFKA_SERVER} as group "
+          f"'{args.group}' (Ctrl-C to stop)", flush=True)
+    messages = malformed = datasets = 0
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    try:
+        while args.max_messages is None or messages < args.max_messages:
+            if deadline and time.monotonic() >= deadline:
+                break
+            wanted = args.max_messages - messages if args.max_messages else 100
+            for records in consumer.poll(timeout_ms=500, max_records=wanted).values():
+                for record in records:
+                    where = f"{record.topic}/{record.partition}/{record.offset}"
+                    try:
+                        X, y, score = rebuild(record.value)
+                    except ValueError as problem:
+                        malformed += 1
+                        course.skipped(record.topic, record.partition, record.offset, str(problem))
+                    else:
+                        datasets += 1
+                        print(f"\n{where}: {X.shape[0]} rows x {X.shape[1]} features, "
+                              f"producer's score {score:.3f} (training accuracy)")
+                        print(f"X =\n{X}\ny = {y}", flush=True)
+                        # Your turn (README): fit a model on X, y here and beat `score`.
+                        if args.json:
+                            print(json.dumps({"topic": record.topic, "partition": record.partition,
+                                              "offset": record.offset, "X": X.tolist(),
+                                              "y": y.tolist(), "score": score}), flush=True)
+                    # Handled: the group resumes after this round, even after a crash.
+                    consumer.commit({TopicPartition(record.topic, record.partition):
+                                     OffsetAndMetadata(record.offset + 1)})
+                    messages += 1
     except KeyboardInterrupt:
-        print("\nCtrl-C: committing offsets and leaving the group ...", file=sys.stderr)
+        print("\nCtrl-C: leaving the group (every round handled is committed) ...",
+              file=sys.stderr, flush=True)
     finally:
-        try:
-            consumer.close()  # commits the offsets of what was read, leaves the group
-        except KeyboardInterrupt:
-            pass
-    print("FINAL " + json.dumps(counts), flush=True)
+        consumer.close(autocommit=False)
+    course.final({"messages": messages, "malformed": malformed}, datasets=datasets)
 
 
 if __name__ == "__main__":

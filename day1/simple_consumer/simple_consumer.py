@@ -1,43 +1,42 @@
-"""Read JSON messages from Kafka topics and print them.
+"""A Kafka consumer in a consumer group: print the JSON messages of Kafka topics.
 
-Usage: simple_consumer.py [--topics a,b] [--group Simple] [--max-messages N] [--seconds S]
+Usage: bash day1/simple_consumer/run.sh [PART] [--topics a,b] [--group Simple]
+           [--max-messages N] [--seconds S]
 
-Topics come from --topics or the environment variable CONSUME_TOPICS (comma separated,
-default test-topic); the broker from KAFKA_SERVER (default localhost:9092). The consumer
-joins the consumer group "Simple" and, for partitions the group has never read, starts
-at the earliest offset. Without --max-messages or --seconds it runs until Ctrl-C.
-A message that is not UTF-8 JSON is reported with its topic, partition and offset,
-skipped, and counted; the stream goes on.
+Topics come from --topics or env CONSUME_TOPICS (comma separated, default
+test-topic); the broker from env KAFKA_SERVER (default localhost:9092). The consumer
+joins the consumer group "Simple" and, for partitions the group has never read,
+starts at the earliest offset. Every message is printed with its address,
+`test-topic/0/5: {...}` (topic/partition/offset). A message that is not UTF-8 JSON
+is reported with its address, skipped and counted; the stream goes on. Without
+--max-messages or --seconds it runs until Ctrl-C; it ends with
+FINAL {"messages": N, "malformed": N} (messages: all it read, malformed ones included).
 """
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 
-parser = argparse.ArgumentParser(description="Print the JSON messages of Kafka topics.")
-parser.add_argument(
-    "--topics",
-    default=os.environ.get("CONSUME_TOPICS", "test-topic"),
-    help="comma-separated topics (default: $CONSUME_TOPICS or test-topic)",
-)
-parser.add_argument("--group", default="Simple", help="consumer group id (default: Simple)")
+import course
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topics", default=os.environ.get("CONSUME_TOPICS", "test-topic"),
+                    help="comma-separated topics (default: $CONSUME_TOPICS or test-topic)")
+parser.add_argument("--group", default="Simple", help="consumer group id (default Simple)")
 parser.add_argument("--max-messages", type=int, help="stop after N messages")
 parser.add_argument("--seconds", type=float, help="stop after S seconds")
 args = parser.parse_args()
-server = os.environ.get("KAFKA_SERVER", "localhost:9092")
 topics = [t.strip() for t in args.topics.split(",") if t.strip()]
-logging.basicConfig(level=logging.CRITICAL)  # the client's own retries would flood the screen
 
 try:
     consumer = KafkaConsumer(
         *topics,
-        bootstrap_servers=server,
+        bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,
         # The group's committed offsets say where to resume. A group that has never
         # read a partition starts at its beginning ('earliest') instead of only new
@@ -48,14 +47,12 @@ try:
         # shown, so a crash or Ctrl-C never skips a message that was not printed.
         enable_auto_commit=False,
     )
-except (KafkaTimeoutError, KafkaError) as exc:
-    sys.exit(
-        f"error: no Kafka broker answers on {server} ({type(exc).__name__}). "
-        "Start one: bash infra/kafka.sh start (or docker compose up -d kafka)"
-    )
+except KafkaError:
+    course.exit_no_broker()
 
-print(f"Consuming {topics} on {server} as group '{args.group}' (Ctrl-C to stop)")
-read = malformed = 0
+print(f"Consuming {topics} on {course.KAFKA_SERVER} as group '{args.group}' (Ctrl-C to stop)",
+      flush=True)
+messages = malformed = 0
 done = {}  # partition -> offset of the next message to read: what we commit
 
 
@@ -68,32 +65,33 @@ def commit_done():
 
 deadline = time.monotonic() + args.seconds if args.seconds else None
 try:
-    while args.max_messages is None or read + malformed < args.max_messages:
+    while args.max_messages is None or messages < args.max_messages:
         if deadline and time.monotonic() >= deadline:
             break
         # poll() returns the records fetched since the last call, per partition, and
         # keeps the consumer alive in its group (heartbeats, partition assignment).
-        wanted = args.max_messages - read - malformed if args.max_messages else 100
+        wanted = args.max_messages - messages if args.max_messages else 100
         for records in consumer.poll(timeout_ms=500, max_records=wanted).values():
             for record in records:
-                where = f"{record.topic} [partition {record.partition}] @ offset {record.offset}"
+                messages += 1
                 done[TopicPartition(record.topic, record.partition)] = record.offset + 1
                 try:
                     value = json.loads(record.value.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                     malformed += 1
-                    print(f"warning: skipped malformed message at {where}: {record.value!r:.80}",
-                          file=sys.stderr)
+                    course.skipped(record.topic, record.partition, record.offset,
+                                   f"not UTF-8 JSON ({exc}): {record.value!r:.60}")
                     continue
-                read += 1
-                print(f"{where}: {json.dumps(value)}", flush=True)
+                print(f"{record.topic}/{record.partition}/{record.offset}: {json.dumps(value)}",
+                      flush=True)
         commit_done()  # the group resumes after the last message handled
 except KeyboardInterrupt:
-    print("\nCtrl-C: committing offsets ...", file=sys.stderr)
+    print("\nCtrl-C: committing offsets ...", file=sys.stderr, flush=True)
 finally:
     try:
         commit_done()
     except KafkaError as exc:
-        print(f"warning: could not commit offsets ({exc}); they will be read again", file=sys.stderr)
+        print(f"warning: could not commit offsets ({exc!r}); they will be read again",
+              file=sys.stderr)
     consumer.close(autocommit=False)
-print(f"Read {read} message(s), skipped {malformed} malformed.")
+course.final({"messages": messages, "malformed": malformed})
