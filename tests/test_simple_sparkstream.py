@@ -1,8 +1,9 @@
 """day1/simple_sparkstream: the DStream word count, fed from Kafka through the
-Kafka-to-socket bridge, and in netcat mode from a socket the test serves itself.
-The counts summed over the batches must equal a plain Python count."""
+Kafka-to-socket bridge, and the netcat part fed from a socket the test serves itself.
+The counts summed over the batches must equal a plain Python count; the solutions
+normalize the words and count a sliding window."""
 
-import json
+import re
 import socket
 import threading
 import time
@@ -11,9 +12,11 @@ from collections import Counter
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from conftest import assert_clean_output, run_exercise
+from conftest import KAFKA_SERVER, assert_clean_output, final, malformed_reported, run_exercise
 
 SCRIPT = "day1/simple_sparkstream/run.sh"
+KEEPS_UP = re.compile(r"(\d+) batches of [\d.]+ s: processing took ([\d.]+) s median, "
+                      r"([\d.]+) s max")
 
 TEXTS = [
     "Hello, World!",
@@ -26,19 +29,25 @@ TEXTS = [
 ]
 
 
-def final(output):
-    """The FINAL {...} summary line of a run, parsed."""
-    lines = [line for line in output.splitlines() if line.startswith("FINAL ")]
-    assert lines, f"no FINAL line in output:\n{output[-3000:]}"
-    return json.loads(lines[-1][len("FINAL "):])
-
-
 def plain_count(texts):
     return dict(Counter(word for text in texts for word in text.split()))
 
 
-def test_kafka_word_count_equals_plain_count(kafka_server, new_topic, produce):
-    """Known messages (one malformed among them) wait on a fresh topic; more keep
+def message(text):
+    return {"time": int(time.time() * 1000), "msg": text}
+
+
+def committed_offset(topic, group="simple_sparkstream"):
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA_SERVER)
+    try:
+        partition = TopicPartition(topic, 0)
+        return admin.list_group_offsets({group: [partition]})[group][partition].offset
+    finally:
+        admin.close()
+
+
+def test_kafka_word_count_equals_plain_count(new_topic, produce):
+    """Known messages (two malformed among them) wait on a fresh topic; more keep
     arriving while the job runs and when it stops. What the job counted must be
     exactly the messages whose offsets the bridge committed: all of them, once."""
     topic = new_topic()
@@ -48,14 +57,14 @@ def test_kafka_word_count_equals_plain_count(kafka_server, new_topic, produce):
         for (_, offset), value in zip(produce(topic, values), values, strict=True):
             sent[offset] = value
 
-    messages = [{"time": int(time.time() * 1000), "msg": text} for text in TEXTS * 3]
-    send(messages[:10] + ["this is {not JSON"] + messages[10:])
+    messages = [message(text) for text in TEXTS * 3]
+    send(messages[:10] + ["this is {not JSON", {"time": 1}] + messages[10:])
     done = threading.Event()
 
     def keep_producing():  # a message every 0.1 s until the run is over
         i = 0
         while not done.wait(0.1):
-            send([{"time": int(time.time() * 1000), "msg": TEXTS[i % len(TEXTS)]}])
+            send([message(TEXTS[i % len(TEXTS)])])
             i += 1
 
     producer = threading.Thread(target=keep_producing, daemon=True)
@@ -68,22 +77,20 @@ def test_kafka_word_count_equals_plain_count(kafka_server, new_topic, produce):
         producer.join()
 
     assert_clean_output(run.output)
-    admin = KafkaAdminClient(bootstrap_servers=kafka_server)
-    try:
-        partition = TopicPartition(topic, 0)
-        offsets = admin.list_group_offsets({"simple_sparkstream": [partition]})
-    finally:
-        admin.close()
-    committed = offsets["simple_sparkstream"][partition].offset
-    assert len(messages) + 1 < committed < len(sent)  # the stop came while messages flowed
+    committed = committed_offset(topic)
+    assert len(messages) + 2 < committed < len(sent)  # the stop came while messages flowed
     counted = [sent[offset] for offset in range(committed)]
-    texts = [value["msg"] for value in counted if isinstance(value, dict)]
+    texts = [value["msg"] for value in counted if isinstance(value, dict) and "msg" in value]
     summary = final(run.stdout)
     assert summary["words"] == plain_count(texts)
-    assert summary["messages"] == len(texts)
-    assert summary["malformed"] == 1
-    assert "this is {not JSON" in run.stdout
-    assert "Batch " in run.stdout  # the human-readable per-batch report
+    assert summary["messages"] == committed  # every line, malformed ones included
+    assert summary["malformed"] == 2
+    assert malformed_reported(run.output) == [(topic, 0, 10), (topic, 0, 11)]
+    assert summary["batches"] >= 2
+    assert re.search(r"^Batch \d\d:\d\d:\d\d: \d+ messages", run.stdout, re.MULTILINE)
+    assert "top words: " in run.stdout
+    keeps_up = KEEPS_UP.search(run.stderr)  # the one line on how long the batches took
+    assert keeps_up and int(keeps_up[1]) >= summary["batches"], run.stderr[-2000:]
 
 
 class FakeNetcat:
@@ -119,11 +126,11 @@ class FakeNetcat:
             conn.close()
 
 
-def test_netcat_mode_word_count_equals_plain_count():
+def test_netcat_word_count_equals_plain_count():
     lines = TEXTS * 2
     nc = FakeNetcat(lines)
     try:
-        run = run_exercise(SCRIPT, "--socket", f"127.0.0.1:{nc.port}", "--batch-seconds", "2",
+        run = run_exercise(SCRIPT, "netcat", "--socket", f"127.0.0.1:{nc.port}",
                            "--max-messages", len(lines), "--seconds", "100", timeout=180)
     finally:
         nc.close()
@@ -132,13 +139,15 @@ def test_netcat_mode_word_count_equals_plain_count():
     assert summary["words"] == plain_count(lines)
     assert summary["messages"] == len(lines)
     assert summary["malformed"] == 0  # netcat lines are plain text, not JSON
+    assert re.search(r"^Batch \d\d:\d\d:\d\d: \d+ words: the \(", run.stdout, re.MULTILINE)
 
 
-def test_netcat_mode_without_listener_says_so():
+def test_netcat_without_listener_says_so():
     with socket.socket() as probe:  # a port that nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = run_exercise(SCRIPT, "--socket", f"127.0.0.1:{port}", timeout=60, check=False)
+    run = run_exercise(SCRIPT, "netcat", "--socket", f"127.0.0.1:{port}", timeout=60,
+                       check=False)
     assert run.returncode != 0
     assert f"nothing listens on 127.0.0.1:{port}" in run.output
     assert f"nc -lk {port}" in run.output
@@ -147,5 +156,31 @@ def test_netcat_mode_without_listener_says_so():
 
 @pytest.mark.parametrize("bad", ["9999", "localhost:", "localhost:port"])
 def test_socket_argument_is_checked(bad):
-    run = run_exercise(SCRIPT, "--socket", bad, timeout=60, check=False)
+    run = run_exercise(SCRIPT, "netcat", "--socket", bad, timeout=60, check=False)
     assert run.returncode == 2 and "--socket wants HOST:PORT" in run.output
+
+
+def test_solution_normalized_words(new_topic, produce):
+    topic = new_topic()
+    texts = ["Hello, World!", "hello world", "HELLO -- world?", "It's  the end."]
+    produce(topic, [message(text) for text in texts])
+    run = run_exercise(SCRIPT, "solutions/normalized_words.py", "--topic", topic,
+                       "--batch-seconds", "2", "--max-messages", len(texts), "--seconds", "100")
+    assert_clean_output(run.output)
+    summary = final(run.stdout)
+    # "--" is punctuation only: no word
+    assert summary["words"] == {"hello": 3, "world": 3, "it's": 1, "the": 1, "end": 1}
+    assert summary["messages"] == len(texts) and summary["malformed"] == 0
+
+
+def test_solution_windowed_top_words(new_topic, produce):
+    topic = new_topic()
+    texts = ["a b a", "c a b", "b a"]
+    produce(topic, [message(text) for text in texts])
+    run = run_exercise(SCRIPT, "solutions/windowed_top_words.py", "--topic", topic,
+                       "--batch-seconds", "2", "--max-messages", len(texts), "--seconds", "100")
+    assert_clean_output(run.output)
+    summary = final(run.stdout)
+    assert summary["words"] == {"a": 4, "b": 3, "c": 1}
+    assert summary["busiest_window"] == {"a": 4, "b": 3, "c": 1}
+    assert "  last 6 s: a (4)  b (3)  c (1)" in run.stdout

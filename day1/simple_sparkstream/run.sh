@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# DStream word count of the Kafka topic's msg texts (or, with --socket HOST:PORT, of a netcat socket).
-# Usage: bash day1/simple_sparkstream/run.sh [--topic T] [--batch-seconds S] [--seconds S] [--max-messages N] [--socket HOST:PORT]   (see --help)
+# simple_sparkstream: word count with Spark's DStream API, per 10 s batch.
+#
+# Usage: bash day1/simple_sparkstream/run.sh [PART] [OPTIONS]
+#   wordcount            (the default) the words of a Kafka topic's msg texts (via a bridge)
+#   netcat               the words of the lines typed into netcat: nc -lk 9999 first
+#   solutions/NAME.py    a worked solution of the README's exercises
+# OPTIONS go to the part's script: bash day1/simple_sparkstream/run.sh netcat --help
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../infra/common.sh
 source "$here/../../infra/common.sh"
-# No Spark Kafka connector here: the DStream reads Kafka through a kafka-python bridge.
-case " $* " in
-  *" --socket "*|*" --socket="*|*" --help "*|*" -h "*) use_venv; require_java ;;  # netcat: no Kafka
-  *) use_venv; require_java; ensure_broker ;;  # starts the local broker if none answers
+
+choose_part "$0" wordcount "wordcount netcat" "$@"
+# No Spark Kafka connector: the DStream reads Kafka through a kafka-python bridge.
+case "$part" in
+  wordcount) script=simple_sparkstream.py; prepare_spark; ensure_broker ;;
+  netcat) script=netcat_wordcount.py; prepare_spark ;;
+  solution) prepare_spark; ensure_broker ;;  # $script: solutions/NAME.py
 esac
-exec python "$here/simple_sparkstream.py" "$@"
+exec python "$here/$script" ${args[@]+"${args[@]}"}
