@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
-# Running word count over Hamlet's soliloquy, DStream or Structured Streaming + Kafka.
-# Usage: bash day2/stateful_wordcount/run.sh [dstream|producer|structured] [ARGS...]   (ARGS: run.sh <part> --help)
-#   dstream      DStream job: queueStream, one line a batch, updateStateByKey (no Kafka; the default)
-#   producer     write the soliloquy to Kafka, one line per message (--topic hamlet)
-#   structured   Structured Streaming job: reads the lines from Kafka, applyInPandasWithState
+# stateful_wordcount: running word totals over Hamlet's soliloquy, kept in Spark's state.
+#
+# Usage: bash day2/stateful_wordcount/run.sh [PART] [OPTIONS]
+#   dstream              (the default) DStream job: queueStream, a line a batch, updateStateByKey (no Kafka)
+#   producer             write the soliloquy to Kafka (topic hamlet), a message per line
+#   structured           Structured Streaming job: the lines from Kafka, applyInPandasWithState
+#   solutions/NAME.py    a worked solution of the README's exercises
+# OPTIONS go to the part's script: bash day2/stateful_wordcount/run.sh structured --help
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../infra/common.sh
 source "$here/../../infra/common.sh"
 
-usage() { sed -n '2,6s/^# \{0,1\}//p' "$0"; }
-what=${1:-dstream}
-case "$what" in
-  dstream)    [ $# -eq 0 ] || shift; use_venv; require_java
-              exec python "$here/wordcount_dstream.py" "$@" ;;
-  producer)   shift; prepare_exercise
-              exec python "$here/hamlet_producer.py" "$@" ;;
-  structured) shift; prepare_spark_exercise
-              exec python "$here/wordcount_structured.py" "$@" ;;
-  -h|--help)  usage ;;
-  *)          usage >&2; die "unknown part '$what'" ;;
+choose_part "$0" dstream "dstream producer structured" "$@"
+case "$part" in
+  dstream)    script=wordcount_dstream.py;    prepare_spark ;;        # venv, Java (no Kafka)
+  producer)   script=hamlet_producer.py;      prepare_kafka ;;        # venv, a broker
+  structured) script=wordcount_structured.py; prepare_spark_kafka ;;  # venv, Java, connector, broker
+  solution)   prepare_spark_kafka ;;
 esac
+exec python "$here/$script" ${args[@]+"${args[@]}"}

@@ -1,160 +1,120 @@
-"""Running word count over lines from Kafka with Structured Streaming and keyed state.
+"""Running word totals over lines from Kafka with Structured Streaming: applyInPandasWithState.
 
-The Structured Streaming form of the Shakespeare example: the lines come from a
-Kafka topic (hamlet_producer.py writes the soliloquy there, one line per message),
-each line is split into words, and applyInPandasWithState keeps a running total per
-word in Spark's state store. Every micro-batch prints the totals that changed. (The
-same running count could be written as groupBy("word").count(); the stateful
-operator shows what such an aggregation does underneath, and is what you use when
-the state is more than a count.)
+Usage: bash day2/stateful_wordcount/run.sh structured [--topic hamlet]
+           [--starting-offsets earliest|latest] [--max-per-batch N] [--trigger S]
+           [--seconds S] [--max-messages N] [--batches N]
 
-Usage:
-    python wordcount_structured.py [--topic hamlet] [--starting-offsets earliest|latest]
-                                   [--max-per-batch N] [--max-messages N] [--seconds S]
-                                   [--batches N]
+The Structured Streaming form of the Shakespeare example: the lines come from a Kafka
+topic (`run.sh producer` writes the soliloquy there, a message per line), are split
+into words, and applyInPandasWithState keeps a running total per word in Spark's
+state store. After every micro-batch it prints the totals that changed. (The same
+count could be groupBy("word").count(); the stateful operator shows what such an
+aggregation does underneath, and is what you use when the state is more than a count.)
 
-Messages are UTF-8 JSON with the line in "msg" (the simple_producer format); a
-message that is not JSON or has no "msg" is reported with topic/partition/offset,
-counted and skipped. At the end it prints one machine-readable line:
-    FINAL {"totals": {"to": 15, ...}, "messages": 33, "bad_messages": 0}
-
-Environment: KAFKA_SERVER (default localhost:9092), SPARK_MASTER (default local[*]).
+Messages are JSON {"time": ..., "msg": "<the line>"} (the simple_producer format); a
+malformed one is reported with its topic/partition/offset, counted and skipped.
+Without --seconds/--max-messages/--batches it runs until Ctrl-C; a bounded run ends
+with FINAL {"messages", "malformed", "batches", "totals"}.
 """
 
 import argparse
-import json
 
 import pandas as pd
-from pyspark.sql.functions import (
-    col,
-    collect_list,
-    concat_ws,
-    count,
-    explode,
-    from_json,
-    lower,
-    regexp_replace,
-    split,
-    when,
-)
-from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming.state import GroupStateTimeout
 
-from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session, wait_for_listener
+import course
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topic", default="hamlet", help="Kafka topic (default hamlet)")
+parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
+                    help="read the topic from its beginning (default) or only new lines")
+parser.add_argument("--max-per-batch", type=int, help="at most N messages per micro-batch")
+parser.add_argument("--trigger", type=float, default=0,
+                    help="seconds between micro-batches (default 0: as soon as data arrives)")
+parser.add_argument("--seconds", type=float, help="stop after S seconds")
+parser.add_argument("--max-messages", type=int, help="stop after N messages")
+parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
+args = parser.parse_args()
 
 
 def running_count(key, batches, state):
-    """The stateful function: Spark calls it once per word and micro-batch with
-    that word's new rows (as pandas DataFrames) and its state, a GroupState that
-    holds the total so far between batches (in Spark's state store, saved in the
-    query's checkpoint)."""
+    """The stateful function: Spark calls it once per word and micro-batch, with the
+    word's new rows (pandas DataFrames) and its GroupState, the total so far, which
+    Spark keeps in its state store between micro-batches (and saves in the checkpoint)."""
     (word,) = key
-    new = sum(len(batch) for batch in batches)
-    total = (state.get[0] if state.exists else 0) + new
+    total = (state.get[0] if state.exists else 0) + sum(len(rows) for rows in batches)
     state.update((total,))
     yield pd.DataFrame({"word": [word], "total": [total]})
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--topic", default="hamlet", help="topic to read (default hamlet)")
-    parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
-                        help="read the topic from its beginning (default) or only new lines")
-    parser.add_argument("--max-per-batch", type=int,
-                        help="at most N messages per micro-batch (maxOffsetsPerTrigger)")
-    parser.add_argument("--max-messages", type=int, help="stop after N messages")
-    parser.add_argument("--seconds", type=float, help="stop after S seconds")
-    parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
-    args = parser.parse_args()
+course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
+spark = (
+    SparkSession.builder.appName("stateful_wordcount_structured")
+    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0, resolved
+    # with its dependencies by bash setup.sh into infra/local/jars.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    .getOrCreate()
+)
+print(f"Spark UI (the micro-batches, live): {spark.sparkContext.uiWebUrl}")
 
-    exit_unless_broker()
-    spark = spark_session("StatefulWordCountStructured", kafka=True)
+# The source: the topic as a table (key, value, topic, partition, offset, timestamp).
+reader = (
+    spark.readStream.format("kafka")
+    .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+    .option("subscribe", args.topic)
+    .option("startingOffsets", args.starting_offsets)
+)
+if args.max_per_batch:
+    reader = reader.option("maxOffsetsPerTrigger", args.max_per_batch)
+schema = "time LONG, msg STRING"
+messages = reader.load().select("topic", "partition", "offset",
+                                F.from_json(F.col("value").cast("string"), schema).alias("m"))
+# A value that is not JSON with a "msg" text: malformed. observe() computes these metrics
+# over every micro-batch; the course's helper reports their addresses and counts them.
+malformed = F.col("m.msg").isNull()
+messages = messages.observe(
+    "malformed",
+    F.count(F.when(malformed, 1)).alias("count"),
+    F.collect_list(F.when(malformed, F.concat_ws("/", "topic", "partition", "offset"))).alias("at"),
+)
 
-    reader = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", KAFKA_SERVER)
-        .option("subscribe", args.topic)
-        .option("startingOffsets", args.starting_offsets)
-    )
-    if args.max_per_batch:
-        reader = reader.option("maxOffsetsPerTrigger", args.max_per_batch)
-    messages = reader.load().select(
-        "topic", "partition", "offset",
-        from_json(col("value").cast("string"), "time LONG, msg STRING").alias("m"),
-    )
-    # Bad input (not JSON, or no "msg") is counted, not fatal: observe() computes
-    # these metrics over every micro-batch, and Spark hands them to BadInputReport.
-    bad = col("m.msg").isNull()
-    messages = messages.observe(
-        "bad_input",
-        count(when(bad, 1)).alias("count"),
-        collect_list(when(bad, concat_ws("/", "topic", "partition", "offset"))).alias("where"),
-    )
-
-    # The word rule (the same as wordcount_dstream.py): lower case; a word is a run
-    # of letters and apostrophes, without apostrophes at its ends.
-    words = (
-        messages.where(col("m.msg").isNotNull())
-        .select(explode(split(lower(col("m.msg")), "[^a-z']+")).alias("word"))
-        .select(regexp_replace("word", "^'+|'+$", "").alias("word"))
-        .where(col("word") != "")
-    )
-
-    # The stateful step: group the stream by word, keep a running total per word.
-    totals = words.groupBy("word").applyInPandasWithState(
-        running_count,
-        outputStructType="word STRING, total LONG",
-        stateStructType="total LONG",
-        outputMode="update",  # each batch emits only the words whose total changed
-        timeoutConf=GroupStateTimeout.NoTimeout,  # a word's state never expires
-    )
-
-    seen = {"totals": {}, "bad": 0, "messages": 0, "batch": -1}
-
-    def show(batch, batch_id):
-        """Runs on the driver for every micro-batch: print the changed totals."""
-        changed = {row.word: row.total for row in batch.collect()}
-        if not changed:
-            return
-        seen["totals"].update(changed)
-        top = sorted(changed.items(), key=lambda kv: (-kv[1], kv[0]))
-        print(f"--- batch {batch_id}: {len(changed)} totals changed, "
-              f"{len(seen['totals'])} words so far")
-        print("    " + ", ".join(f"{w}={c}" for w, c in top[:12])
-              + (" ..." if len(top) > 12 else ""), flush=True)
-
-    class BadInputReport(StreamingQueryListener):
-        """Spark calls onQueryProgress after every micro-batch, with its metrics."""
-
-        def onQueryStarted(self, event):
-            pass
-
-        def onQueryProgress(self, event):
-            seen["batch"] = event.progress.batchId
-            seen["messages"] += event.progress.numInputRows
-            bad = event.progress.observedMetrics.get("bad_input")
-            if bad and bad["count"]:
-                seen["bad"] += bad["count"]
-                print(f"skipped {bad['count']} bad message(s) (not JSON with a \"msg\") at "
-                      f"topic/partition/offset {', '.join(bad['where'])}", flush=True)
-
-        def onQueryIdle(self, event):
-            pass
-
-        def onQueryTerminated(self, event):
-            pass
-
-    spark.streams.addListener(BadInputReport())
-    query = totals.writeStream.outputMode("update").foreachBatch(show).start()
-    print(f"Counting words of topic {args.topic} on {KAFKA_SERVER} "
-          f"(from {args.starting_offsets}) ...", flush=True)
-    run_query(query, seconds=args.seconds, batches=args.batches, max_rows=args.max_messages)
-
-    wait_for_listener(query, seen)
-    final = dict(sorted(seen["totals"].items(), key=lambda kv: (-kv[1], kv[0])))
-    summary = {"totals": final, "messages": seen["messages"], "bad_messages": seen["bad"]}
-    print("FINAL " + json.dumps(summary), flush=True)
+# The word rule (as in wordcount_dstream.py): lower case; a word is a run of letters
+# and apostrophes, without apostrophes at its ends.
+words = (
+    messages.where(~malformed)
+    .select(F.explode(F.split(F.lower("m.msg"), "[^a-z']+")).alias("word"))
+    .select(F.regexp_replace("word", "^'+|'+$", "").alias("word"))
+    .where(F.col("word") != "")
+)
+# The stateful step: group the stream by word, keep a running total per word.
+totals = words.groupBy("word").applyInPandasWithState(
+    running_count,
+    outputStructType="word STRING, total LONG",
+    stateStructType="total LONG",
+    outputMode="update",  # each micro-batch emits only the words whose total changed
+    timeoutConf=GroupStateTimeout.NoTimeout,  # a word's state never expires
+)
+seen = {}  # every word's latest total, for the FINAL line
 
 
-if __name__ == "__main__":
-    main()
+def show(batch, batch_id):
+    """The sink, on the driver, for every micro-batch: print the totals that changed."""
+    changed = {row.word: row.total for row in batch.collect()}
+    if changed:
+        seen.update(changed)
+        top = sorted(changed.items(), key=lambda wc: (-wc[1], wc[0]))
+        print(f"--- batch {batch_id}: {len(changed)} totals changed, {len(seen)} words so far")
+        print("    " + ", ".join(f"{w}={c}" for w, c in top[:12]) + (" ..." if len(top) > 12 else ""),
+              flush=True)
+
+
+query = (totals.writeStream.outputMode("update").foreachBatch(show)
+         .trigger(processingTime=f"{args.trigger} seconds").start())
+print(f"Counting the words of topic {args.topic!r} at {course.KAFKA_SERVER} "
+      f"(from {args.starting_offsets}) ...", flush=True)
+run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
+query.awaitTermination()
+course.final(run, totals=dict(sorted(seen.items(), key=lambda wc: (-wc[1], wc[0]))))
+spark.stop()

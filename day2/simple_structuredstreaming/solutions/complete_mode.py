@@ -1,0 +1,105 @@
+"""Solution to exercise 1: the running word count in "complete" output mode, sorted
+by count. After every micro-batch the console sink prints the WHOLE result table
+(every word counted so far), not only the words whose count changed.
+
+Usage:
+    bash day2/simple_structuredstreaming/run.sh solutions/complete_mode.py
+        [--topic test-topic] [--checkpoint DIR] [--trigger SECONDS]
+        [--seconds S] [--max-messages N] [--batches N]
+
+Why complete mode needs an aggregation: it re-emits the whole result table at every
+trigger, so Spark must keep that table in its state store. An aggregation's table
+is small (one row per word); without one the "table" would be every row ever read,
+growing for ever, and Spark refuses to start such a query. The same holds for the
+sort: a streaming query can sort only an aggregated result in complete mode.
+
+The checkpoint (default: checkpoints/complete_mode-<topic> next to this script) is
+not the lesson's: a checkpoint belongs to one query, and this is another query.
+
+Without --seconds/--max-messages/--batches it runs until Ctrl-C. A bounded run ends
+with FINAL {"messages", "malformed", "batches", "words"}: the words are the running
+counts, read back from the checkpoint's state store.
+"""
+
+import argparse
+import os
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+import course
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topic", default="test-topic", help="Kafka topic (default test-topic)")
+parser.add_argument("--checkpoint",
+                    help="checkpoint folder (default checkpoints/complete_mode-<topic> here)")
+parser.add_argument("--trigger", type=float, default=0,
+                    help="seconds between micro-batches (default 0: as soon as data arrives)")
+parser.add_argument("--seconds", type=float, help="stop after S seconds")
+parser.add_argument("--max-messages", type=int, help="stop after N messages")
+parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
+args = parser.parse_args()
+checkpoint = args.checkpoint or os.path.join(os.path.dirname(__file__), "checkpoints",
+                                              f"complete_mode-{args.topic}")
+
+course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
+spark = (
+    SparkSession.builder.appName("simple_structuredstreaming_complete_mode")
+    # Spark's Kafka source is a separate package of Spark's own version,
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 (spark-submit --packages ...);
+    # bash setup.sh resolved it and its dependencies once, into infra/local/jars.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    .getOrCreate()
+)
+print(f"Spark UI (the micro-batches, live): {spark.sparkContext.uiWebUrl}")
+print(f"Counting the words of topic {args.topic!r} at {course.KAFKA_SERVER}; checkpoint {checkpoint}",
+      flush=True)
+
+# The source: the topic as a table with key, value, topic, partition, offset, timestamp.
+records = (
+    spark.readStream.format("kafka")
+    .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+    .option("subscribe", args.topic)
+    .option("startingOffsets", "earliest")  # the first run only: then the checkpoint decides
+    .load()
+)
+
+# The value is JSON {"time": ..., "msg": "..."}: from_json parses it with a schema, in
+# the JVM; a value that is not such JSON gives a null msg: malformed.
+schema = "time LONG, msg STRING"
+messages = records.select("topic", "partition", "offset",
+                          F.from_json(F.col("value").cast("string"), schema).alias("m"))
+malformed = F.col("m.msg").isNull()
+# observe(): metrics computed over every micro-batch, reported with its progress (the
+# course's helper prints each malformed message's address and counts them).
+messages = messages.observe(
+    "malformed",
+    F.count(F.when(malformed, 1)).alias("count"),
+    F.collect_list(F.when(malformed, F.concat_ws("/", "topic", "partition", "offset"))).alias("at"),
+)
+
+# The transformation: a running count per word, kept in Spark's state store.
+words = messages.where(~malformed).select(F.explode(F.split(F.lower("m.msg"), r"\s+")).alias("word"))
+counts = words.where(F.col("word") != "").groupBy("word").count()
+
+# The sink: print the whole table, most frequent words first, after every micro-batch.
+# (Sorting a stream is allowed only here: on an aggregation, in complete mode.)
+query = (
+    counts.orderBy(F.desc("count"), "word").writeStream.outputMode("complete")
+    .format("console")
+    .option("truncate", False)
+    .option("checkpointLocation", checkpoint)
+    .trigger(processingTime=f"{args.trigger} seconds")
+    .start()
+)
+run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
+query.awaitTermination()
+
+# The running counts since the first run, read back from the checkpoint's state store.
+if os.path.isdir(os.path.join(checkpoint, "state")):
+    state = spark.read.format("statestore").load(checkpoint).collect()
+    words = {row.key.word: row.value["count"] for row in state}
+else:  # no micro-batch has run yet: no state
+    words = {}
+course.final(run, words=dict(sorted(words.items(), key=lambda wc: (-wc[1], wc[0]))))
+spark.stop()

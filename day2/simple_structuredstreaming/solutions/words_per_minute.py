@@ -1,0 +1,104 @@
+"""Solution to exercise 2: words per minute instead of since the first run. Each
+word is counted in the one-minute window of its message's Kafka timestamp (when the
+producer wrote it): groupBy(window("timestamp", "1 minute"), "word").
+
+Usage:
+    bash day2/simple_structuredstreaming/run.sh solutions/words_per_minute.py
+        [--topic test-topic] [--checkpoint DIR] [--trigger SECONDS]
+        [--seconds S] [--max-messages N] [--batches N]
+
+The state now holds one count per (minute, word). Without a watermark Spark keeps
+every window's state for ever, since a late message could still arrive for any
+minute: day2/windowed_sum shows withWatermark(), which lets Spark drop old windows.
+
+The checkpoint (default: checkpoints/words_per_minute-<topic> next to this script)
+is not the lesson's: a checkpoint belongs to one query, and this is another query.
+Without --seconds/--max-messages/--batches it runs until Ctrl-C. A bounded run ends
+with FINAL {"messages", "malformed", "batches", "windows"}: {"HH:MM": {word: count}},
+read back from the checkpoint's state store.
+"""
+
+import argparse
+import os
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+import course
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topic", default="test-topic", help="Kafka topic (default test-topic)")
+parser.add_argument("--checkpoint",
+                    help="checkpoint folder (default checkpoints/words_per_minute-<topic> here)")
+parser.add_argument("--trigger", type=float, default=0,
+                    help="seconds between micro-batches (default 0: as soon as data arrives)")
+parser.add_argument("--seconds", type=float, help="stop after S seconds")
+parser.add_argument("--max-messages", type=int, help="stop after N messages")
+parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
+args = parser.parse_args()
+checkpoint = args.checkpoint or os.path.join(os.path.dirname(__file__), "checkpoints",
+                                              f"words_per_minute-{args.topic}")
+
+course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
+spark = (
+    SparkSession.builder.appName("simple_structuredstreaming_words_per_minute")
+    # Spark's Kafka source is a separate package of Spark's own version,
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 (spark-submit --packages ...);
+    # bash setup.sh resolved it and its dependencies once, into infra/local/jars.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    .getOrCreate()
+)
+print(f"Spark UI (the micro-batches, live): {spark.sparkContext.uiWebUrl}")
+print(f"Counting the words of topic {args.topic!r} at {course.KAFKA_SERVER}; checkpoint {checkpoint}",
+      flush=True)
+
+# The source: the topic as a table with key, value, topic, partition, offset, timestamp.
+records = (
+    spark.readStream.format("kafka")
+    .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+    .option("subscribe", args.topic)
+    .option("startingOffsets", "earliest")  # the first run only: then the checkpoint decides
+    .load()
+)
+
+# The value is JSON {"time": ..., "msg": "..."}: from_json parses it with a schema, in
+# the JVM; a value that is not such JSON gives a null msg: malformed.
+schema = "time LONG, msg STRING"
+messages = records.select("topic", "partition", "offset", "timestamp",
+                          F.from_json(F.col("value").cast("string"), schema).alias("m"))
+malformed = F.col("m.msg").isNull()
+# observe(): metrics computed over every micro-batch, reported with its progress (the
+# course's helper prints each malformed message's address and counts them).
+messages = messages.observe(
+    "malformed",
+    F.count(F.when(malformed, 1)).alias("count"),
+    F.collect_list(F.when(malformed, F.concat_ws("/", "topic", "partition", "offset"))).alias("at"),
+)
+
+# The transformation: a count per one-minute window (of the Kafka timestamp) and word.
+words = messages.where(~malformed).select(
+    "timestamp", F.explode(F.split(F.lower("m.msg"), r"\s+")).alias("word"))
+counts = (words.where(F.col("word") != "")
+          .groupBy(F.window("timestamp", "1 minute"), "word").count())
+
+# The sink: print the (window, word) counts that changed, after every micro-batch.
+query = (
+    counts.writeStream.outputMode("update")
+    .format("console")
+    .option("truncate", False)
+    .option("checkpointLocation", checkpoint)
+    .trigger(processingTime=f"{args.trigger} seconds")
+    .start()
+)
+run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
+query.awaitTermination()
+
+# The counts per minute, read back from the checkpoint's state store.
+windows = {}
+if os.path.isdir(os.path.join(checkpoint, "state")):
+    for row in sorted(spark.read.format("statestore").load(checkpoint).collect(),
+                      key=lambda row: (row.key.window.start, -row.value["count"], row.key.word)):
+        minute = row.key.window.start.strftime("%H:%M")
+        windows.setdefault(minute, {})[row.key.word] = row.value["count"]
+course.final(run, windows=windows)
+spark.stop()
