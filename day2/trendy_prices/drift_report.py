@@ -15,6 +15,8 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
+import course
+
 
 class DriftReport:
     def __init__(self, json_lines=False, warmup=3):
@@ -27,14 +29,18 @@ class DriftReport:
     def batches(self):
         return len(self.history)
 
-    def batch(self, t, learned, true, X_unknown, truth, predictions, trained_rows):
-        """Report one batch. t: the producer's time of the batch's last message;
-        learned: the model's weights after learning from the batch; true: w(t);
-        X_unknown, truth: the unknown rows and dot(w, x) for each; predictions: the
-        model's predictions for them."""
+    def batch(self, messages, learned, predict):
+        """Report one batch. messages: its well-formed messages, each as
+        (t, true_weights, [(known, x, label), ...]); learned: the model's weights
+        after learning from the batch's known rows; predict: the model's
+        prediction function, from a matrix of rows to their predictions."""
+        t, true, _ = max(messages, key=lambda m: m[0])  # the newest w(t) of the batch
         learned, true = np.asarray(learned, dtype=float), np.asarray(true, dtype=float)
-        X_unknown = np.asarray(X_unknown, dtype=float).reshape(-1, len(true))
-        truth, predictions = np.asarray(truth, dtype=float), np.asarray(predictions, dtype=float)
+        unknown = [(x, np.dot(w, x)) for _, w, rows in messages for known, x, _ in rows if not known]
+        X_unknown = np.array([x for x, _ in unknown], dtype=float).reshape(-1, len(true))
+        truth = np.array([y for _, y in unknown], dtype=float)
+        predictions = np.asarray(predict(X_unknown), dtype=float) if len(truth) else truth
+        trained_rows = sum(known for _, _, rows in messages for known, _, _ in rows)
         if self.frozen is None:
             self.frozen = learned.copy()
 
@@ -65,24 +71,24 @@ class DriftReport:
         if self.json_lines:
             print(json.dumps(record), flush=True)
 
-    def finish(self, plot_path, extra=None):
-        """Write the plot and print the FINAL summary line."""
+    def finish(self, run, plot_path, **results):
+        """Write the plot and print the FINAL line: the run's messages, malformed,
+        batches, then the model's figures."""
         after = [r for r in self.history[self.warmup:] if r["rmse"] is not None]
-        summary = {
-            "batches": self.batches,
+        figures = {
+            "updates": self.batches,  # batches the model learned from and was scored on
             "warmup": self.warmup,
             "mean_rmse": float(np.mean([r["rmse"] for r in after])) if after else None,
             "mean_frozen_rmse": float(np.mean([r["frozen_rmse"] for r in after]))
             if after else None,
             "plot": None,
-            **(extra or {}),
         }
         if self.history:
             self.plot(plot_path)
-            summary["plot"] = plot_path
+            figures["plot"] = plot_path
             print(f"plot of true against learned weights: {os.path.relpath(plot_path)}",
                   flush=True)
-        print("FINAL " + json.dumps(summary), flush=True)
+        course.final(run, **results, **figures)
 
     def plot(self, path):
         # A bare Figure draws with the Agg backend (PNG, no display needed); pyplot

@@ -1,5 +1,8 @@
 """Trendy prices, producer side: a regression problem whose true answer drifts.
 
+Usage: bash day2/trendy_prices/run.sh [producer] [--topic trendy-topic] [--interval 5]
+    [--count N] [--seed S] [--noise 0.01] [--time-scale 1]
+
 Every --interval seconds one message of 10 rows goes to trendy-topic. Each row has
 5 features drawn from U[0,1). The true weights grow with time,
 
@@ -17,28 +20,22 @@ model should predict those). Message (UTF-8 JSON):
 
 "true_weights" is w(t), for you to compare with what your model learned.
 --time-scale K makes the drift K times faster (t = K * seconds), for quick demos.
-
-Usage:
-    bash day2/trendy_prices/run.sh producer [--interval 5] [--count N] [--seed S]
-        [--noise 0.01] [--time-scale 1] [--topic trendy-topic]
-
-Without --count it runs until Ctrl-C. Env KAFKA_SERVER: the broker (localhost:9092).
+Without --count it runs until Ctrl-C; either way it flushes before it exits and
+ends with FINAL {"delivered": N, "failed": N}.
 """
 
 import argparse
 import json
-import logging
-import os
 import sys
 import time
 
 import numpy as np
 from kafka import KafkaProducer
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaError
 
-KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
+import course
 
-parser = argparse.ArgumentParser(description="Send rows labelled by drifting true weights.")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--topic", default="trendy-topic", help="topic to write (trendy-topic)")
 parser.add_argument("--interval", type=float, default=5.0, help="seconds between messages (5)")
 parser.add_argument("--count", type=int, help="send N messages, flush, exit")
@@ -48,19 +45,15 @@ parser.add_argument("--noise", type=float, default=0.01, help="label noise std. 
 parser.add_argument("--time-scale", type=float, default=1.0,
                     help="drift K times faster: t = K * seconds since start (1)")
 args = parser.parse_args()
-logging.getLogger("kafka").setLevel(logging.CRITICAL)  # we report failures ourselves
 
 try:
     producer = KafkaProducer(
-        bootstrap_servers=KAFKA_SERVER,
+        bootstrap_servers=course.KAFKA_SERVER,
+        bootstrap_timeout_ms=4000,
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
-        bootstrap_timeout_ms=4000,  # kafka-python 3: KafkaTimeoutError after 5 s
     )
-except KafkaTimeoutError:
-    sys.exit(
-        f"error: no Kafka broker answers on {KAFKA_SERVER}. "
-        "Start one: bash infra/kafka.sh start (or docker compose up -d kafka)"
-    )
+except KafkaError:
+    course.exit_no_broker()
 
 rng = np.random.default_rng(args.seed)
 W = rng.random(5) - 0.5  # the direction of the drift, fixed for this run
@@ -79,24 +72,36 @@ def make_message():
     return {"t": round(t, 3), "true_weights": w.tolist(), "rows": rows}
 
 
+outcome = {"delivered": 0, "failed": 0}
+
+
+def delivered(message, metadata):
+    # Called once the broker has acknowledged the message: it now has an address.
+    outcome["delivered"] += 1
+    known = sum(row["known"] for row in message["rows"])
+    print(f"delivered to {metadata.topic}/{metadata.partition}/{metadata.offset}: "
+          f"t={message['t']:.2f}  w={np.round(message['true_weights'], 4).tolist()}  "
+          f"{known} known / {len(message['rows'])} rows", flush=True)
+
+
+def failed(message, exc):
+    outcome["failed"] += 1
+    print(f"delivery failed (t={message['t']:.2f}): {exc}", file=sys.stderr, flush=True)
+
+
 sent = 0
 try:
     while args.count is None or sent < args.count:
         message = make_message()
-        meta = producer.send(args.topic, message).get(timeout=10)  # wait for the broker's ack
+        # send() only buffers the message; the callbacks report the broker's answer.
+        producer.send(args.topic, message).add_callback(delivered, message).add_errback(failed, message)
         sent += 1
-        known = sum(row["known"] for row in message["rows"])
-        print(f"t={message['t']:8.2f}  w={np.round(message['true_weights'], 4).tolist()}  "
-              f"{known} known / {len(message['rows'])} rows -> "
-              f"{meta.topic} partition {meta.partition} offset {meta.offset}", flush=True)
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
 except KeyboardInterrupt:
-    print("\nCtrl-C: flushing and closing ...", file=sys.stderr)
+    print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
-    try:
-        producer.flush(timeout=10)
-        producer.close(timeout=10)
-    except KeyboardInterrupt:
-        pass
-print(f"sent {sent} message(s) to {args.topic}", flush=True)
+    producer.flush(timeout=10)  # without it, buffered messages would be lost
+    producer.close(timeout=10)
+course.final(**outcome)
+sys.exit(1 if outcome["failed"] else 0)

@@ -1,6 +1,10 @@
 """Trendy prices with Structured Streaming: keep a linear regression up to date
 while the true weights drift.
 
+Usage: bash day2/trendy_prices/run.sh structured [--topic trendy-topic]
+    [--starting-offsets latest] [--trigger 5] [--max-per-batch N] [--step 1.5]
+    [--iterations 20] [--plot PATH] [--json] [--seconds S] [--max-messages N] [--batches N]
+
 Spark's Kafka source reads trendy-topic in micro-batches; foreachBatch hands each
 micro-batch to a Python function on the driver, which
 
@@ -15,113 +19,100 @@ dstream_regression.py). Because every batch moves the weights toward the newest
 data, the model follows the drift; a model trained once does not.
 
 Each batch prints the learned weights, the true weights and the prediction error;
-at the end a PNG plot of true against learned weights over time (--plot).
-
-Usage:
-    bash day2/trendy_prices/run.sh structured [--seconds S] [--batches N]
-        [--trigger 5] [--step 1.0] [--iterations 50] [--from-beginning]
-        [--topic trendy-topic] [--plot PATH] [--json]
-
-Start the producer too: bash day2/trendy_prices/run.sh producer
-Env KAFKA_SERVER (localhost:9092), SPARK_MASTER (local[*]).
+at the end a PNG plot of true against learned weights over time (--plot). A
+bounded run ends with FINAL {"messages", "malformed", "batches", "updates",
+"mean_rmse", "mean_frozen_rmse", ...}. Start the producer too:
+bash day2/trendy_prices/run.sh producer
 """
 
 import argparse
 import os
-import sys
 
 import numpy as np
 from drift_report import DriftReport
-from pyspark.sql.functions import col, from_json
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from spark_course import KAFKA_SERVER, exit_unless_broker, run_query, spark_session
+import course
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-parser = argparse.ArgumentParser(description="Structured Streaming regression on drifting data.")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--topic", default="trendy-topic", help="topic to read (trendy-topic)")
-parser.add_argument("--seconds", type=float, help="stop after S seconds")
-parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
-parser.add_argument("--trigger", type=float, default=5.0, help="seconds per micro-batch (5)")
-parser.add_argument("--step", type=float, default=1.0, help="gradient step size (1.0)")
-parser.add_argument("--iterations", type=int, default=50, help="gradient steps per batch (50)")
-parser.add_argument("--from-beginning", action="store_true",
-                    help="read the topic from its first message (default: only new ones)")
-parser.add_argument("--plot", default=os.path.join(HERE, "output", "structured_weights.png"),
+parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="latest",
+                    help="where the query starts (default latest: only new messages)")
+parser.add_argument("--trigger", type=float, default=5.0, help="seconds between micro-batches (5)")
+parser.add_argument("--max-per-batch", type=int, help="at most N messages per micro-batch")
+parser.add_argument("--step", type=float, default=1.5, help="gradient step size (1.5)")
+parser.add_argument("--iterations", type=int, default=20, help="gradient steps per batch (20)")
+parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "output",
+                                                   "structured_weights.png"),
                     help="where to write the PNG plot (output/structured_weights.png)")
 parser.add_argument("--json", action="store_true", help="also print each batch as JSON")
+parser.add_argument("--seconds", type=float, help="stop after S seconds")
+parser.add_argument("--max-messages", type=int, help="stop after N messages")
+parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
 args = parser.parse_args()
 
+course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
+spark = (
+    SparkSession.builder.appName("trendy_prices_structured")
+    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0, the
+    # package that bash setup.sh resolved into infra/local/jars.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    .getOrCreate()
+)
+print(f"Spark UI: {spark.sparkContext.uiWebUrl}")
+
+records = (
+    spark.readStream.format("kafka")
+    .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+    .option("subscribe", args.topic)
+    .option("startingOffsets", args.starting_offsets)
+)
+if args.max_per_batch:
+    records = records.option("maxOffsetsPerTrigger", args.max_per_batch)
 # The message format of producer.py; from_json gives null where the JSON is broken.
 SCHEMA = ("t DOUBLE, true_weights ARRAY<DOUBLE>, "
-          "rows ARRAY<STRUCT<x: ARRAY<DOUBLE>, known: BOOLEAN, label: DOUBLE>>")
-N_FEATURES = 5
+          "rows ARRAY<STRUCT<known: BOOLEAN, x: ARRAY<DOUBLE>, label: DOUBLE>>")
+messages = records.load().select("topic", "partition", "offset",
+                                 F.from_json(F.col("value").cast("string"), SCHEMA).alias("m"))
 
-exit_unless_broker()
-spark = spark_session("trendy_prices_structured", kafka=True)
-
-messages = (
-    spark.readStream.format("kafka")
-    .option("kafka.bootstrap.servers", KAFKA_SERVER)
-    .option("subscribe", args.topic)
-    .option("startingOffsets", "earliest" if args.from_beginning else "latest")
-    .load()
-    .select("topic", "partition", "offset",
-            from_json(col("value").cast("string"), SCHEMA).alias("m"))
-)
-
-weights = np.zeros(N_FEATURES)  # the model: its state between micro-batches
+weights = np.zeros(5)  # the model: its state between micro-batches
 report = DriftReport(json_lines=args.json)
-bad_messages = 0
+malformed = 0
 
 
 def well_formed(m):
     """A parsed message has the fields and shapes producer.py sends."""
-    return (
-        m is not None and m.t is not None and m.true_weights is not None and m.rows
-        and len(m.true_weights) == N_FEATURES
-        and all(r is not None and r.x is not None and len(r.x) == N_FEATURES
-                and r.known is not None and (r.label is not None or not r.known)
-                and None not in r.x for r in m.rows)
-    )
+    return (m is not None and m.t is not None and m.true_weights is not None and m.rows
+            and len(m.true_weights) == 5
+            and all(r is not None and r.known is not None and r.x is not None
+                    and len(r.x) == 5 and None not in r.x and (r.label is not None or not r.known)
+                    for r in m.rows))
 
 
 def sgd(w, X, y):
     """Gradient descent on the mean squared error, like MLlib's: step / sqrt(i)."""
     for i in range(1, args.iterations + 1):
-        gradient = X.T @ (X @ w - y) / len(y)
-        w = w - args.step / np.sqrt(i) * gradient
+        w = w - args.step / np.sqrt(i) * X.T @ (X @ w - y) / len(y)
     return w
 
 
 def learn(batch, batch_id):
     """Called on the driver for every micro-batch: learn, then predict."""
-    global weights, bad_messages
-    X_known, y_known, X_unknown, truth, t, true = [], [], [], [], None, None
+    global weights, malformed
+    good = []
     # A micro-batch of trendy data is small: bring it to the driver.
-    for msg in sorted(batch.collect(), key=lambda m: (m.partition, m.offset)):
-        if not well_formed(msg.m):
-            bad_messages += 1
-            print(f"warning: skipped a malformed message at {msg.topic} partition "
-                  f"{msg.partition} offset {msg.offset}", file=sys.stderr, flush=True)
-            continue
-        w_true = np.array(msg.m.true_weights)
-        for row in msg.m.rows:
-            if row.known:
-                X_known.append(row.x)
-                y_known.append(row.label)
-            else:
-                X_unknown.append(row.x)
-                truth.append(float(w_true @ np.array(row.x)))
-        if t is None or msg.m.t >= t:
-            t, true = msg.m.t, w_true
-    if t is None:
-        return  # nothing usable in this batch
-    if y_known:  # 1. learn from this batch's labels
-        weights = sgd(weights, np.array(X_known), np.array(y_known))
-    X_unknown = np.array(X_unknown).reshape(-1, N_FEATURES)
-    predictions = X_unknown @ weights  # 2. predict the rows without a label
-    report.batch(t, weights, true, X_unknown, truth, predictions, len(y_known))
+    for msg in sorted(batch.collect(), key=lambda r: (r.partition, r.offset)):
+        if well_formed(msg.m):
+            good.append(msg.m)  # (t, true_weights, [(known, x, label), ...])
+        else:
+            malformed += 1
+            course.skipped(msg.topic, msg.partition, msg.offset, "not a trendy_prices message")
+    known = [(x, label) for _, _, rows in good for is_known, x, label in rows if is_known]
+    if known:  # 1. learn from this batch's labels
+        weights = sgd(weights, np.array([x for x, _ in known]), np.array([y for _, y in known]))
+    if good:  # 2. predict the rows without a label (the report scores the predictions)
+        report.batch(good, weights, lambda X: X @ weights)
 
 
 query = (
@@ -129,8 +120,10 @@ query = (
     .trigger(processingTime=f"{args.trigger} seconds")
     .start()
 )
-print(f"learning from {args.topic} on {KAFKA_SERVER}, a micro-batch every {args.trigger} s "
+print(f"Learning from {args.topic!r}, a micro-batch every {args.trigger:g} s "
       f"(start the producer: bash day2/trendy_prices/run.sh producer)", flush=True)
-run_query(query, seconds=args.seconds, batches=args.batches)
-report.finish(args.plot, {"bad_messages": bad_messages})
+run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
+query.awaitTermination()
+run.malformed = malformed  # reported by learn(), which sees each message's address
+report.finish(run, args.plot)
 spark.stop()
