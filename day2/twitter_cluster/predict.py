@@ -1,23 +1,20 @@
 """Cluster live tweets from Kafka with the saved k-means model (Structured Streaming).
 
-Usage: predict.py [--topic tweets] [--cluster N] [--model DIR] [--trigger SECONDS]
-                  [--starting-offsets earliest|latest]
-                  [--max-messages N] [--seconds S] [--batches N]
+Usage: bash day2/twitter_cluster/run.sh predict [--topic tweets] [--cluster N] [--model DIR]
+        [--starting-offsets earliest|latest] [--trigger S] [--max-per-batch N]
+        [--seconds S] [--max-messages N] [--batches N]
 
 The streaming half of the original Twitter demo. Each micro-batch of tweets read
 from Kafka goes through the pipeline that train.py saved: text -> character
 bigrams -> hashed counts -> nearest k-means center = a cluster number. The model
-is fixed here; it was trained once, in batch, and is only applied to the stream.
+is fixed here: it was trained once, in batch, and is only applied to the stream.
 
 With --cluster N only the tweets of cluster N are printed (pick the language you
-want to follow, as in the original); without it every tweet is printed with its
-cluster, one JSON line each: {"cluster": 2, "lang": "es", "text": "..."} ("lang" is
-the truth that came with the tweet, shown so you can judge the clusters).
-A message that is not a tweet's JSON is reported and counted, never fatal.
-The last line sums it up: FINAL {"tweets": ..., "shown": ..., "skipped": ...}
-
-Without --max-messages / --seconds / --batches it runs until Ctrl-C.
-Example: bash day2/twitter_cluster/run.sh predict --cluster 1
+want to follow, as in the original); without it every tweet is, one JSON line each:
+    {"cluster": 4, "lang": "es", "at": "tweets/2/17", "text": "..."}
+("lang" is the truth that came with the tweet, shown so that you can judge).
+Without --seconds/--max-messages/--batches it runs until Ctrl-C. A bounded run ends
+with FINAL {"messages", "malformed", "batches", "shown"}.
 """
 
 import argparse
@@ -26,84 +23,94 @@ import os
 import sys
 
 from pyspark.ml import PipelineModel
-from tweet_stream import cut_short_by_stop, read_tweets
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from spark_course import exit_unless_broker, run_query, spark_session
+import course
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_MODEL = os.path.join(HERE, "output", "model")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topic", default="tweets", help="Kafka topic (default: %(default)s)")
+parser.add_argument("--cluster", type=int, help="show only this cluster's tweets")
+parser.add_argument("--model", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "output", "model"),
+                    help="the model train.py saved (default: output/model here)")
+parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
+                    help="where the stream starts reading (default: %(default)s)")
+parser.add_argument("--trigger", type=float, default=2.0,
+                    help="seconds between micro-batches, 0: as soon as data arrives (default: 2)")
+parser.add_argument("--max-per-batch", type=int, default=200,
+                    help="at most N tweets per micro-batch (default: %(default)s)")
+parser.add_argument("--seconds", type=float, help="stop after S seconds")
+parser.add_argument("--max-messages", type=int, help="stop after N messages")
+parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
+args = parser.parse_args()
 
+if not os.path.isdir(os.path.join(args.model, "stages")):
+    sys.exit(f"error: no model in {args.model}. Train one first: bash day2/twitter_cluster/run.sh train")
+# What each cluster held in training (train.py wrote it beside the model)
+with open(os.path.join(args.model, "clusters.json"), encoding="utf-8") as f:
+    names = json.load(f)
 
+course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
+spark = (
+    SparkSession.builder.appName("twitter_cluster_predict")
+    # Spark's Kafka source is a separate package of Spark's own version,
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 (spark-submit --packages ...);
+    # bash setup.sh resolved it and its dependencies once, into infra/local/jars.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    .getOrCreate()
+)
+print(f"Spark UI (the micro-batches, live): {spark.sparkContext.uiWebUrl}")
+model = PipelineModel.load(args.model)
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--topic", default="tweets", help="Kafka topic (default: %(default)s)")
-    parser.add_argument("--cluster", type=int, help="show only this cluster's tweets")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="the model train.py saved")
-    parser.add_argument("--trigger", type=float, default=2.0,
-                        help="seconds between micro-batches, 0: as fast as possible"
-                             " (default: %(default)s)")
-    parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
-                        help="where a new run starts reading (default: %(default)s)")
-    parser.add_argument("--max-messages", type=int, help="stop after about N messages")
-    parser.add_argument("--seconds", type=float, help="stop after S seconds")
-    parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
-    args = parser.parse_args()
+# The source: the topic as an unbounded table; at most --max-per-batch rows a batch,
+# so that a backlog scrolls by batch after batch.
+records = (
+    spark.readStream.format("kafka")
+    .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+    .option("subscribe", args.topic)
+    .option("startingOffsets", args.starting_offsets)
+    .option("maxOffsetsPerTrigger", args.max_per_batch)
+    .load()
+)
+# The value is JSON {"text": ..., "lang": ...}; anything else gives a null text.
+tweets = records.select(
+    F.concat_ws("/", "topic", "partition", "offset").alias("at"), "topic", "partition", "offset",
+    F.from_json(F.col("value").cast("string"), "text STRING, lang STRING").alias("tweet"),
+).select("*", F.coalesce("tweet.text", F.lit("")).alias("text"), "tweet.lang")
 
-    if not os.path.isdir(os.path.join(args.model, "stages")):
-        sys.exit(f"error: no model in {args.model}. "
-                 "Train one first: bash day2/twitter_cluster/run.sh train")
-    # What each cluster looked like in training (train.py wrote it beside the model)
-    names_file = os.path.join(args.model, "clusters.json")
-    names = json.load(open(names_file, encoding="utf-8")) if os.path.exists(names_file) else {}
-
-    exit_unless_broker()
-    spark = spark_session("twitter_cluster_predict", kafka=True)
-    model = PipelineModel.load(args.model)
-
-    # small batches: a backlog scrolls by, batch by batch
-    tweets = read_tweets(spark, args.topic, args.starting_offsets, max_per_batch=200)
-    # The saved pipeline works on a stream as on a table: it adds a "cluster" column.
-    labelled = model.transform(tweets).select(
-        "topic", "partition", "offset", "ok", "text", "lang", "cluster")
-
-    totals = {"tweets": 0, "shown": 0, "skipped": 0}
-
-    def show_batch(batch, batch_id):
-        """Runs on the driver once per micro-batch: print what the stream produced."""
-        try:
-            rows = batch.orderBy("partition", "offset").collect()
-        except Exception as error:
-            if cut_short_by_stop(error):
-                return
-            raise
-        shown = 0
-        for row in rows:
-            if not row.ok:
-                totals["skipped"] += 1
-                print(f"skipped: not a tweet (JSON with a \"text\") at "
-                      f"{row.topic}/{row.partition}@{row.offset}", file=sys.stderr)
-                continue
-            totals["tweets"] += 1
-            if args.cluster is None or row.cluster == args.cluster:
-                shown += 1
-                print(json.dumps({"cluster": row.cluster, "lang": row.lang, "text": row.text},
-                                 ensure_ascii=False))
-        totals["shown"] += shown
-        print(f"-- batch {batch_id}: {shown} tweets shown", file=sys.stderr, flush=True)
-
-    # A micro-batch every --trigger seconds (the original used 5 s DStream batches).
-    # Between batches the query is idle, which is also where a bounded run stops cleanly.
-    query = (labelled.writeStream.foreachBatch(show_batch)
-             .trigger(processingTime=f"{round(args.trigger * 1000)} milliseconds").start())
-    which = "all clusters" if args.cluster is None else (
-        f"cluster {args.cluster} (mostly {names.get(str(args.cluster), '?')} in training)")
-    print(f"clustering tweets from {args.topic} (from {args.starting_offsets}), showing {which}"
-          f" ...", file=sys.stderr, flush=True)
-    run_query(query, seconds=args.seconds, batches=args.batches, max_rows=args.max_messages)
-    print("FINAL", json.dumps(totals), flush=True)
-    spark.stop()
+# The transformation: the saved pipeline works on a stream as on a table; it adds
+# the "cluster" column (the model's answer).
+labelled = model.transform(tweets)
+counts = {"malformed": 0, "shown": 0}
 
 
-if __name__ == "__main__":
-    main()
+def show_batch(batch, batch_id):
+    """The sink: runs on the driver once per micro-batch, with the batch as a DataFrame."""
+    shown = 0
+    # (sorted here, on the driver: an orderBy would make Spark read the batch twice)
+    for row in sorted(batch.collect(), key=lambda r: (r.partition, r.offset)):
+        if row.tweet is None or row.tweet.text is None:
+            course.skipped(row.topic, row.partition, row.offset, 'not JSON with a "text"')
+            counts["malformed"] += 1
+        elif args.cluster is None or row.cluster == args.cluster:
+            shown += 1
+            print(json.dumps({"cluster": row.cluster, "lang": row.lang, "at": row.at,
+                              "text": row.text}, ensure_ascii=False))
+    counts["shown"] += shown
+    print(f"-- batch {batch_id}: {shown} tweets shown", file=sys.stderr, flush=True)
+
+
+which = "every cluster" if args.cluster is None else (
+    f"cluster {args.cluster} (mostly {names.get(str(args.cluster), '?')} in training)")
+print(f"Clustering the tweets of {args.topic!r} at {course.KAFKA_SERVER} "
+      f"(from {args.starting_offsets}), showing {which}", flush=True)
+query = (
+    labelled.writeStream.foreachBatch(show_batch)
+    .trigger(processingTime=f"{args.trigger} seconds")
+    .start()
+)
+run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
+query.awaitTermination()
+course.final(run, **counts)
+spark.stop()

@@ -1,8 +1,8 @@
 """The exercise of the original course, solved: k-means that learns on the stream.
 
-Usage: streaming_kmeans.py [--topic tweets] [--k 5] [--decay 1.0] [--batch-size 60]
-                           [--seed S] [--trigger SECONDS] [--starting-offsets earliest|latest]
-                           [--batches N] [--seconds S] [--max-messages N]
+Usage: bash day2/twitter_cluster/run.sh streaming-kmeans [--topic tweets] [--k 5] [--decay 1.0]
+        [--seed S] [--starting-offsets earliest|latest] [--trigger S] [--max-per-batch N]
+        [--seconds S] [--max-messages N] [--batches N]
 
 train.py fits k-means once, in batch, and predict.py only applies it. Here nothing
 is trained beforehand: MLlib's streaming k-means starts from k random centers and
@@ -11,7 +11,7 @@ rule: assign each new tweet to its nearest center, then pull each center towards
 the mean of its new tweets, weighted by how many tweets it has already seen).
 
 --decay is the memory: 1.0 remembers every tweet seen (the centers settle down),
-0.5 lets each batch count half as much as the previous one (the centers keep
+0.5 lets each batch count half as much as the one after it (the centers keep
 following the stream, for languages that come and go). A center that gets no
 tweets at all is revived by splitting the biggest cluster in two.
 
@@ -20,15 +20,12 @@ center's distance to where it was), how many tweets each cluster has absorbed, a
 how pure this batch's clusters are against the true languages ("lang", used only
 for this evaluation):
     BATCH {"batch": 7, "tweets": 60, "movement": 0.21, "purity": 0.95, "weights": [...]}
-The last line: FINAL {"batches": ..., "tweets": ..., "skipped": ..., "purity_last": ...}
-
-Without --batches / --seconds / --max-messages it runs until Ctrl-C.
-Example: bash day2/twitter_cluster/run.sh streaming-kmeans --batches 10
+Without --seconds/--max-messages/--batches it runs until Ctrl-C. A bounded run ends
+with FINAL {"messages", "malformed", "batches", "tweets", "purity_last"}.
 """
 
 import argparse
 import json
-import sys
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -36,101 +33,103 @@ from features import NUM_FEATURES, bigram_features
 from pyspark.ml import PipelineModel
 from pyspark.mllib.clustering import StreamingKMeans
 from pyspark.mllib.linalg import Vectors
-from tweet_stream import cut_short_by_stop, read_tweets
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from spark_course import exit_unless_broker, run_query, spark_session
+import course
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topic", default="tweets", help="Kafka topic (default: %(default)s)")
+parser.add_argument("--k", type=int, default=5,
+                    help="number of clusters (default: 5, one per language the producer sends)")
+parser.add_argument("--decay", type=float, default=1.0,
+                    help="weight of the past per batch, 0..1 (default: %(default)s)")
+parser.add_argument("--seed", type=int, default=7, help="seed of the random centers")
+parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
+                    help="where the stream starts reading (default: %(default)s)")
+parser.add_argument("--trigger", type=float, default=2.0,
+                    help="seconds between micro-batches, 0: as soon as data arrives (default: 2)")
+parser.add_argument("--max-per-batch", type=int, default=60,
+                    help="at most N tweets per micro-batch (default: %(default)s)")
+parser.add_argument("--seconds", type=float, help="stop after S seconds")
+parser.add_argument("--max-messages", type=int, help="stop after N messages")
+parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
+args = parser.parse_args()
+
+course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
+spark = (
+    SparkSession.builder.appName("twitter_cluster_streaming_kmeans")
+    # Spark's Kafka source is a separate package of Spark's own version,
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 (spark-submit --packages ...);
+    # bash setup.sh resolved it and its dependencies once, into infra/local/jars.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    .getOrCreate()
+)
+print(f"Spark UI (the micro-batches, live): {spark.sparkContext.uiWebUrl}")
+
+# k random centers (normal random numbers in each of the 1000 dimensions) with
+# weight 0: the first tweets a center wins replace it entirely.
+model = (StreamingKMeans(k=args.k, decayFactor=args.decay, timeUnit="batches")
+         .setRandomCenters(NUM_FEATURES, 0.0, args.seed).latestModel())
+
+# The source: the topic as an unbounded table, at most --max-per-batch rows a batch.
+records = (
+    spark.readStream.format("kafka")
+    .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+    .option("subscribe", args.topic)
+    .option("startingOffsets", args.starting_offsets)
+    .option("maxOffsetsPerTrigger", args.max_per_batch)
+    .load()
+)
+# The value is JSON {"text": ..., "lang": ...}; anything else gives a null text.
+tweets = records.select(
+    "topic", "partition", "offset",
+    F.from_json(F.col("value").cast("string"), "text STRING, lang STRING").alias("tweet"),
+).select("*", F.coalesce("tweet.text", F.lit("")).alias("text"), "tweet.lang")
+# The same features as train.py: unit-length hashed character-bigram counts
+vectorized = PipelineModel(stages=bigram_features()).transform(tweets)
+counts = {"malformed": 0, "tweets": 0, "purity_last": None}
 
 
-def batch_purity(pairs):
-    """Share of (cluster, lang) pairs whose lang is their cluster's most common one."""
+def learn_from_batch(batch, batch_id):
+    """The sink: runs on the driver once per micro-batch, one streaming k-means step."""
+    rows = []
+    for row in batch.select("topic", "partition", "offset", "tweet", "lang", "features").collect():
+        if row.tweet is None or row.tweet.text is None:
+            course.skipped(row.topic, row.partition, row.offset, 'not JSON with a "text"')
+            counts["malformed"] += 1
+        else:
+            rows.append(row)
+    if not rows:
+        return
+    # MLlib's update wants dense MLlib vectors (it adds them up in place)
+    vectors = [Vectors.dense(row.features.toArray()) for row in rows]
+    before = np.array(model.centers)
+    # The streaming k-means step, computed by Spark on an RDD of this batch's vectors
+    model.update(spark.sparkContext.parallelize(vectors, 1), args.decay, "batches")
+    movement = float(np.linalg.norm(np.array(model.centers) - before, axis=1).sum())
+
+    # Evaluation only: how well do this batch's clusters match the true languages?
     clusters = defaultdict(Counter)
-    for cluster, lang in pairs:
-        clusters[cluster][lang] += 1
-    return sum(c.most_common(1)[0][1] for c in clusters.values()) / max(1, len(pairs))
+    for vector, row in zip(vectors, rows, strict=True):
+        clusters[model.predict(vector)][row.lang] += 1
+    purity = round(sum(c.most_common(1)[0][1] for c in clusters.values()) / len(rows), 4)
+    counts["tweets"] += len(rows)
+    counts["purity_last"] = purity
+    print("BATCH", json.dumps({
+        "batch": batch_id, "tweets": len(rows), "movement": round(movement, 4),
+        "purity": purity, "weights": [round(w) for w in model.clusterWeights],
+    }), flush=True)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--topic", default="tweets", help="Kafka topic (default: %(default)s)")
-    parser.add_argument("--k", type=int, default=5, help="number of clusters (default: %(default)s,"
-                        " one per language the producer sends)")
-    parser.add_argument("--decay", type=float, default=1.0,
-                        help="weight of the past per batch, 0..1 (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=60,
-                        help="at most this many tweets per micro-batch (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the random centers")
-    parser.add_argument("--trigger", type=float, default=2.0,
-                        help="seconds between micro-batches, 0: as fast as possible"
-                             " (default: %(default)s)")
-    parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
-                        help="where a new run starts reading (default: %(default)s)")
-    parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
-    parser.add_argument("--seconds", type=float, help="stop after S seconds")
-    parser.add_argument("--max-messages", type=int, help="stop after about N messages")
-    args = parser.parse_args()
-
-    exit_unless_broker()
-    spark = spark_session("twitter_cluster_streaming_kmeans", kafka=True)
-
-    # k random centers (normal random numbers in each of the 1000 dimensions) with
-    # weight 0: the first tweets a center wins replace it entirely.
-    model = (
-        StreamingKMeans(k=args.k, decayFactor=args.decay, timeUnit="batches")
-        .setRandomCenters(NUM_FEATURES, 0.0, args.seed)
-        .latestModel()
-    )
-
-    tweets = read_tweets(spark, args.topic, args.starting_offsets, max_per_batch=args.batch_size)
-    # The same features as train.py: unit-length hashed character-bigram counts
-    vectorized = PipelineModel(stages=bigram_features()).transform(tweets)
-
-    totals = {"batches": 0, "tweets": 0, "skipped": 0, "purity_last": None}
-
-    def learn_from_batch(batch, batch_id):
-        """Runs on the driver once per micro-batch: one streaming k-means step."""
-        try:
-            rows = batch.select("topic", "partition", "offset", "ok", "lang", "features").collect()
-            for row in rows:  # a micro-batch is small: we brought it to the driver
-                if not row.ok:
-                    totals["skipped"] += 1
-                    print(f"skipped: not a tweet (JSON with a \"text\") at "
-                          f"{row.topic}/{row.partition}@{row.offset}", file=sys.stderr)
-            rows = [row for row in rows if row.ok]
-            if not rows:
-                return
-            # MLlib's update wants dense MLlib vectors (it adds them up in place)
-            vectors = [Vectors.dense(row.features.toArray()) for row in rows]
-
-            before = np.array(model.centers)
-            # The streaming k-means step, computed by Spark on an RDD of this batch's vectors
-            model.update(spark.sparkContext.parallelize(vectors, 2), args.decay, "batches")
-            movement = float(np.linalg.norm(np.array(model.centers) - before, axis=1).sum())
-        except Exception as error:
-            if cut_short_by_stop(error):
-                return
-            raise
-
-        # Evaluation only: how well do this batch's clusters match the true languages?
-        clusters = [model.predict(v) for v in vectors]
-        purity = batch_purity([(c, row.lang) for c, row in zip(clusters, rows, strict=True)])
-        totals["batches"] += 1
-        totals["tweets"] += len(rows)
-        totals["purity_last"] = round(purity, 4)
-        print("BATCH", json.dumps({
-            "batch": batch_id, "tweets": len(rows), "movement": round(movement, 4),
-            "purity": round(purity, 4), "weights": [round(w) for w in model.clusterWeights],
-        }), flush=True)
-
-    # A micro-batch every --trigger seconds (the original used 5 s DStream batches).
-    # Between batches the query is idle, which is also where a bounded run stops cleanly.
-    query = (vectorized.writeStream.foreachBatch(learn_from_batch)
-             .trigger(processingTime=f"{round(args.trigger * 1000)} milliseconds").start())
-    print(f"streaming k-means (k = {args.k}, decay {args.decay}) on tweets from {args.topic} "
-          f"(from {args.starting_offsets}) ...", file=sys.stderr, flush=True)
-    run_query(query, seconds=args.seconds, batches=args.batches, max_rows=args.max_messages)
-    print("FINAL", json.dumps(totals), flush=True)
-    spark.stop()
-
-
-if __name__ == "__main__":
-    main()
+print(f"Streaming k-means (k = {args.k}, decay {args.decay}) on the tweets of {args.topic!r} "
+      f"at {course.KAFKA_SERVER} (from {args.starting_offsets})", flush=True)
+query = (
+    vectorized.writeStream.foreachBatch(learn_from_batch)
+    .trigger(processingTime=f"{args.trigger} seconds")
+    .start()
+)
+run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
+query.awaitTermination()
+course.final(run, **counts)
+spark.stop()
