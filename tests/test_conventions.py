@@ -70,10 +70,10 @@ def test_help_uses_the_shared_option_names(script):
         assert script.name == "simple_consumer.py", "--topics is for a multi-topic consumer only"
     if rel(script).startswith("advanced/"):
         return  # a scenario that runs its own producers and consumers: its own options
-    if "KafkaProducer(" in source:  # a producer
-        assert {"--topic", "--count", "--interval"} <= names, f"{rel(script)}: {sorted(names)}"
     reads_a_stream = any(call in source for call in
                          ("KafkaConsumer(", "readStream", "socketTextStream", "queueStream"))
+    if "KafkaProducer(" in source and not reads_a_stream:  # a producer
+        assert {"--topic", "--count", "--interval"} <= names, f"{rel(script)}: {sorted(names)}"
     if reads_a_stream:  # a consumer or streaming job: bounded runs
         assert "--seconds" in names, f"{rel(script)} has no bounded mode: {sorted(names)}"
     if "KafkaConsumer(" in source or "readStream" in source or "KafkaSocketBridge" in source:
@@ -100,7 +100,8 @@ def test_the_lesson_calls_are_in_the_script(script):
     if "readStream" in source:
         assert "spark-sql-kafka-0-10" in source, f"{rel(script)}: name the Kafka connector where it is used"
     if "KafkaProducer(" in source:  # delivery reports, and nothing lost at exit
-        assert "add_callback" in source and "flush(" in source, rel(script)
+        assert "add_callback" in source or ".get(timeout" in source, f"{rel(script)}: no delivery report"
+        assert "flush(" in source or ".close(" in source, f"{rel(script)}: no flush() before exit"
     if "KafkaConsumer(" in source:  # commit what was handled, after handling it
         assert "enable_auto_commit=False" in source and ".commit(" in source, rel(script)
 

@@ -137,10 +137,12 @@ class WatermarkReport(StreamingQueryListener):
         if args.demo_late and late["time"] is None and "max" in p.eventTime:
             late["time"] = epoch_ms(p.eventTime["max"]) - 3600 * 1000  # an hour older
             producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER)
-            producer.send(args.topic, json.dumps({"time": late["time"], "msg": "late!"}).encode())
-            producer.close()  # flushes
-            print(f"demo-late: sent an event of {hms(late['time'])}, an hour before the newest "
-                  "event: behind the watermark, Spark will drop it", flush=True)
+            value = json.dumps({"time": late["time"], "msg": "late!"}).encode()
+            ack = producer.send(args.topic, value).get(timeout=10)  # one message: wait for its ack
+            producer.close()
+            print(f"demo-late: delivered to {ack.topic}/{ack.partition}/{ack.offset} an event of "
+                  f"{hms(late['time'])}, an hour before the newest: behind the watermark, Spark "
+                  "will drop it", flush=True)
 
     onQueryStarted = onQueryTerminated = lambda self, event: None  # nothing to report
 
