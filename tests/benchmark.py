@@ -56,7 +56,7 @@ def run_quietly(*args, timeout=300):
 # --- 1. start-up: name -> (prepare(topic, tmp) -> run.sh arguments, first batch's line) ---
 def sparkstream(topic, tmp):
     fill(topic, [hello(i) for i in range(20)])
-    return ["day1/simple_sparkstream/run.sh", "--topic", topic, "--batch-seconds", 2, "--batches", 2]
+    return ["day1/simple_sparkstream/run.sh", "--topic", topic, "--batch-seconds", 2, "--max-messages", 20]
 
 
 def structured(topic, tmp):

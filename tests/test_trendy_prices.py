@@ -183,8 +183,8 @@ def test_dstream_mllib_tracks_the_drift(kafka_server, tmp_path):
     bad = send_bad(topic)
     plot = tmp_path / "dstream.png"
     with producer_running(topic):
-        # Fewer, bolder gradient steps than the default 20 (MLlib runs a Spark job per
-        # step): a batch is done well before the next is due, even on a busy machine.
+        # The default gradient steps (10 of size 2; MLlib runs a Spark job per step),
+        # shown explicitly.
         run = run_exercise(RUN, "dstream", "--topic", topic, "--group", f"g-{topic}",
                            "--batch-seconds", 4, "--iterations", 10, "--step", 2,
                            "--batches", 6, "--seconds", 150, "--json", "--plot", plot, timeout=300)

@@ -49,8 +49,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--topic", default="trendy-topic", help="topic to read (trendy-topic)")
 parser.add_argument("--group", default="trendy_prices_dstream", help="the bridge's consumer group")
 parser.add_argument("--batch-seconds", type=float, default=5.0, help="batch interval (5)")
-parser.add_argument("--step", type=float, default=1.5, help="SGD step size (1.5)")
-parser.add_argument("--iterations", type=int, default=20, help="SGD iterations per batch (20)")
+parser.add_argument("--step", type=float, default=2.0, help="SGD step size (2.0)")
+parser.add_argument("--iterations", type=int, default=10, help="SGD iterations per batch (10)")
 parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "output",
                                                    "dstream_weights.png"),
                     help="where to write the PNG plot (output/dstream_weights.png)")

@@ -41,8 +41,8 @@ parser.add_argument("--starting-offsets", choices=["earliest", "latest"], defaul
                     help="where the query starts (default latest: only new messages)")
 parser.add_argument("--trigger", type=float, default=5.0, help="seconds between micro-batches (5)")
 parser.add_argument("--max-per-batch", type=int, help="at most N messages per micro-batch")
-parser.add_argument("--step", type=float, default=1.5, help="gradient step size (1.5)")
-parser.add_argument("--iterations", type=int, default=20, help="gradient steps per batch (20)")
+parser.add_argument("--step", type=float, default=2.0, help="gradient step size (2.0)")
+parser.add_argument("--iterations", type=int, default=10, help="gradient steps per batch (10)")
 parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "output",
                                                    "structured_weights.png"),
                     help="where to write the PNG plot (output/structured_weights.png)")

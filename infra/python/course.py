@@ -192,9 +192,13 @@ def stop_query_when_done(query, args):
                 if limit_reached():
                     break
             # Let the micro-batch under way finish: stopping in its middle cancels its
-            # Spark jobs (and a foreachBatch function would see them fail).
+            # Spark jobs (and a foreachBatch function would see them fail). Only that
+            # one: with a live feed and no trigger interval, the next starts at once.
+            last = (query.lastProgress or {}).get("batchId", -1)
             deadline = time.monotonic() + 120
             while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+                if (query.lastProgress or {}).get("batchId", -1) > last:
+                    break  # the batch under way is done
                 time.sleep(0.05)
             collect()
             if took:
