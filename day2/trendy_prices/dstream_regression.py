@@ -68,6 +68,10 @@ conf = SparkConf().setAppName("trendy_prices_dstream")
 # 200 ms), and each block becomes a partition: one task in every Spark job of the
 # batch. A batch of trendy data is a few KB: one block per batch is plenty.
 conf.set("spark.streaming.blockInterval", f"{int(args.batch_seconds * 1000)}ms")
+# MLlib's trainOn runs take() jobs each batch, and a Python worker that take() stops
+# early is not reused: the next one is forked from Spark's worker daemon. This daemon
+# (infra/python/mllib_daemon.py) imports pyspark.mllib once, so they need not.
+conf.set("spark.python.daemon.module", "mllib_daemon")
 sc = SparkContext(conf=conf)
 ssc = StreamingContext(sc, args.batch_seconds)
 print(f"Spark UI: {sc.uiWebUrl}")
