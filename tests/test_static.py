@@ -63,6 +63,8 @@ def test_pinned_versions_agree():
     for folder in EXERCISES:
         for name, version in pins(folder / "requirements.txt").items():
             assert root.get(name) == version, f"{folder.name}: {name}=={version}, root has {root.get(name)}"
+    for name, version in pins(ROOT / "infra/requirements-spark.txt").items():  # the Spark images' shared layer
+        assert root.get(name) == version, f"infra/requirements-spark.txt: {name}=={version}, root has {root.get(name)}"
 
 
 def test_compose_file_runs_one_kraft_broker_reachable_from_host_and_containers():
@@ -74,7 +76,7 @@ def test_compose_file_runs_one_kraft_broker_reachable_from_host_and_containers()
     env = {k: str(v) for k, v in kafka["environment"].items()}
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft combined node
     advertised = env["KAFKA_ADVERTISED_LISTENERS"].split(",")
-    assert "HOST://localhost:9092" in advertised
+    assert "HOST://localhost:${KAFKA_HOST_PORT:-9092}" in advertised  # 9092 unless KAFKA_HOST_PORT is set
     in_network = [a.split("//")[1] for a in advertised if a.split("//")[1].startswith("kafka:")]
     assert in_network, "no listener for other containers"
     for name in ("KAFKA_LISTENERS", "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"):
