@@ -63,8 +63,9 @@ def test_pinned_versions_agree():
     for folder in EXERCISES:
         for name, version in pins(folder / "requirements.txt").items():
             assert root.get(name) == version, f"{folder.name}: {name}=={version}, root has {root.get(name)}"
-    for name, version in pins(ROOT / "infra/requirements-spark.txt").items():  # the Spark images' shared layer
-        assert root.get(name) == version, f"infra/requirements-spark.txt: {name}=={version}, root has {root.get(name)}"
+    # The Spark images' shared first layer
+    for name, version in pins(ROOT / "infra/requirements-spark.txt").items():
+        assert root.get(name) == version, f"infra/requirements-spark.txt: {name}=={version}"
 
 
 def test_compose_file_runs_one_kraft_broker_reachable_from_host_and_containers():
