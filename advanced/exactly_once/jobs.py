@@ -29,11 +29,7 @@ class Job:
     indented after LABEL; `stalled` is set once it prints a line "stalling: ..."."""
 
     def __init__(self, label, script, *options):
-        # A JVM that lives for a minute starts faster with the quick JIT compiler only
-        # and the simple garbage collector (measured here: the SparkSession and its
-        # first job in about half the time on a busy 2-core machine).
-        env = {"SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC", **os.environ}
-        self.proc = subprocess.Popen([sys.executable, script, *options], text=True, env=env,
+        self.proc = subprocess.Popen([sys.executable, script, *options], text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.stalled = threading.Event()
