@@ -24,6 +24,7 @@ KAFKA_COMMANDS = [
     ("day2/trendy_prices/run.sh", "dstream"),
     ("day2/twitter_cluster/run.sh", "producer"),
     ("day2/twitter_cluster/run.sh", "streaming-kmeans"),
+    ("advanced/exactly_once/run.sh",),
 ]
 
 
