@@ -67,9 +67,37 @@ def _start_jvm_in_its_own_session():
             os._exit(130)
 
         signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
+        _check_spark_master()
         return launch(conf, {**(popen_kwargs or {}), "start_new_session": True})
 
     context.launch_gateway = launch_gateway
+
+
+def _check_spark_master():
+    """SPARK_MASTER=spark://HOST:PORT (a standalone cluster, advanced/spark_cluster):
+    say in one line when no master answers there (Spark would retry for a minute, with
+    stack traces), and warn when its workers may be other machines while the addresses
+    its executors connect back to (the driver and a DStream bridge on SPARK_LOCAL_IP,
+    Kafka on KAFKA_SERVER) are loopback ones, which mean "this machine" to each of them."""
+    import socket
+
+    if not SPARK_MASTER.startswith("spark://"):
+        return
+    host, _, port = SPARK_MASTER[len("spark://"):].split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except (OSError, ValueError):
+        sys.exit(f"error: no Spark master answers on {SPARK_MASTER} (SPARK_MASTER). Fix: start "
+                 "the course's cluster, bash infra/spark.sh cluster start, or unset SPARK_MASTER (local[*])")
+
+    def loopback(address):
+        return address in ("localhost", "::1") or address.startswith("127.")
+
+    ours = [os.environ.get("SPARK_LOCAL_IP", ""), *(s.rsplit(":", 1)[0] for s in KAFKA_SERVER.split(","))]
+    if not loopback(host) and any(map(loopback, ours)):
+        print(f"warning: executors on other machines than this one cannot reach SPARK_LOCAL_IP="
+              f"{ours[0]} or KAFKA_SERVER={KAFKA_SERVER}: set them to addresses they can reach",
+              file=sys.stderr, flush=True)
 
 
 _start_jvm_in_its_own_session()
