@@ -1,0 +1,171 @@
+"""A Spark cluster loses a worker mid-stream: a structured word count goes on with
+the other worker and still counts every word exactly once.
+
+Usage: bash advanced/spark_cluster/run.sh [failover] [--topic spark-cluster-HHMMSS]
+           [--messages 300] [--interval 0.05] [--kill-worker 2] [--seconds 300]
+
+The cluster: a master and two workers of one core each on this machine (bash
+infra/spark.sh cluster start; run.sh starts it if need be and sets SPARK_MASTER).
+1. The SparkSession connects to the master, which starts an executor for it on each
+   worker: a JVM of its own, which fetches the Kafka connector's jars from the driver.
+2. A word count of a new topic (2 partitions) starts; a producer writes --messages
+   messages, sentences from a fixed list, one every --interval seconds.
+3. Once a third of them are counted, worker 2 and its executor are killed with
+   kill -9. The driver loses the executor's tasks and its shuffle files, runs them
+   again on the other executor, and the query goes on with one worker: the Kafka
+   offsets and the counts (the state) of every micro-batch are in the checkpoint,
+   which any executor can read.
+4. Once the query has read every message it stops; its counts are compared with a
+   plain count of the sentences produced. The killed worker is started again.
+The last line: RESULT {"workers_killed": 1, "expected": {...}, "counted": {...}, "exact": true}.
+Spark's driver log (the lost executor makes it write errors, by design) goes to
+infra/local/spark/failover-driver.log and is summarised in one line.
+"""
+
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+import course
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--topic", default=time.strftime("spark-cluster-%H%M%S"), help="a new topic")
+parser.add_argument("--messages", type=int, default=300, help="how many messages to produce (300)")
+parser.add_argument("--interval", type=float, default=0.05, help="seconds between messages (0.05)")
+parser.add_argument("--kill-worker", type=int, choices=[1, 2], default=2, help="the worker to kill (2)")
+parser.add_argument("--seconds", type=float, default=300, help="give up after S seconds (300)")
+args = parser.parse_args()
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPARK_SH = os.path.join(HERE, "../../infra/spark.sh")
+DRIVER_LOG = os.path.normpath(os.path.join(HERE, "../../infra/local/spark/failover-driver.log"))
+TEXTS = ["a worker dies", "the query goes on", "every word is counted once", "spark reads kafka"]
+start = time.monotonic()
+
+
+def say(text):
+    print(f"[{time.monotonic() - start:5.1f} s] {text}", flush=True)
+
+
+def executors(app):
+    """Worker number -> the ids of this application's executors on it (None: the worker
+    is down), from each worker's web UI, /json/."""
+    found = {}
+    for n in (1, 2):
+        try:
+            with urllib.request.urlopen(f"http://localhost:{8080 + n}/json/", timeout=3) as answer:
+                found[n] = [e["id"] for e in json.load(answer)["executors"] if e["appid"] == app]
+        except OSError:
+            found[n] = None
+    return found
+
+
+def show(where):
+    return ", ".join(f"worker {n}: " + ("down" if ids is None else f"executor {ids}" if ids else "none")
+                     for n, ids in where.items())
+
+
+course.check_broker()
+admin = KafkaAdminClient(bootstrap_servers=course.KAFKA_SERVER)
+try:
+    admin.create_topics([NewTopic(args.topic, num_partitions=2, replication_factor=1)])
+except TopicAlreadyExistsError:
+    sys.exit(f"error: topic {args.topic!r} exists; the scenario needs a new one. Fix: --topic <a new name>")
+admin.close()
+spark = (
+    SparkSession.builder.appName("spark_cluster_failover")  # the master is SPARK_MASTER
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 and its dependencies (bash setup.sh):
+    # the driver serves these jars, and every executor fetches them when it starts.
+    .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    # The driver's log to a file: a lost executor makes Spark log errors, by design.
+    .config("spark.driver.extraJavaOptions", f"-Dcourse.driver.log={DRIVER_LOG} "
+            f"-Dlog4j2.configurationFile=file:{HERE}/log4j2-driver.properties")
+    .getOrCreate()
+)
+app = spark.sparkContext.applicationId
+say(f"application {app} on {spark.sparkContext.master}: see it in the master UI, http://localhost:8080")
+while not all((where := executors(app)).values()) and time.monotonic() - start < 120:
+    time.sleep(0.5)  # the master asks each worker to start an executor (a JVM) for us
+if not all(where.values()):
+    sys.exit(f"error: not an executor on each worker ({show(where)}). Fix: stop the other applications")
+say(f"executors: {show(where)} (a JVM each, 1 core)")
+
+# Every executor reads and writes the checkpoint (offsets, state): here a folder on this
+# machine; on a cluster of several machines, a file system they share (HDFS, S3, NFS ...).
+checkpoint = os.path.join(HERE, "checkpoints", args.topic)
+records = (spark.readStream.format("kafka")
+           .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+           .option("subscribe", args.topic).option("startingOffsets", "earliest").load())
+messages = records.select(F.from_json(F.col("value").cast("string"), "time LONG, msg STRING").alias("m"))
+counts = messages.select(F.explode(F.split("m.msg", " ")).alias("word")).groupBy("word").count()
+# The memory sink keeps the result table in the driver: "complete", the whole table.
+query = (counts.writeStream.outputMode("complete").format("memory").queryName("word_counts")
+         .option("checkpointLocation", checkpoint).start())
+run = course.stop_query_when_done(query, argparse.Namespace(max_messages=args.messages, seconds=args.seconds))
+
+acked = []
+producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, value_serializer=str.encode)
+
+
+def produce():
+    for i in range(args.messages):
+        while i == args.messages // 3 and run.messages < i and query.isActive:
+            time.sleep(0.1)  # the rest once the first third is counted: the executors are warm
+        if not query.isActive:
+            break
+        future = producer.send(args.topic, json.dumps({"time": int(time.time() * 1000), "msg": TEXTS[i % 4]}))
+        future.add_callback(lambda _, i=i: acked.append(i))
+        time.sleep(args.interval)
+    producer.flush()
+
+
+threading.Thread(target=produce, daemon=True).start()
+say(f"producing {args.messages} messages to {args.topic!r}, one every {args.interval:g} s")
+seen, killed = set(), None
+while query.isActive:
+    for p in query.recentProgress:
+        if p["batchId"] not in seen and p["numInputRows"] > 0:
+            seen.add(p["batchId"])
+            say(f"batch {p['batchId']}: {p['numInputRows']} messages, {p['batchDuration'] / 1000:.1f} s")
+    # Mid-stream: a third is counted, and a micro-batch of new messages is under way.
+    if killed is None and run.messages >= args.messages // 3 and query.status["isDataAvailable"]:
+        say(f"$ bash infra/spark.sh cluster kill {args.kill_worker}   (the worker and its executor: a crash)")
+        subprocess.run(["bash", SPARK_SH, "cluster", "kill", str(args.kill_worker)], check=True)
+        killed = args.kill_worker
+        say(f"executors: {show(executors(app))}")
+    time.sleep(0.1)
+query.awaitTermination()
+
+say(f"read {run.messages} messages in {run.batches} micro-batches; executors: {show(executors(app))}")
+counted = dict(sorted((row["word"], row["count"]) for row in spark.table("word_counts").collect()))
+expected = dict(sorted(collections.Counter(w for i in acked for w in TEXTS[i % 4].split()).items()))
+spark.stop()
+producer.close()
+with open(DRIVER_LOG, encoding="utf-8", errors="replace") as log:
+    lines = re.findall(r"^\d\d:\d\d:\d\d (WARN|ERROR) (\S+): (.*)", log.read(), re.MULTILINE)
+noise = collections.Counter(f"{logger} {level.lower()}s" for level, logger, _ in lines)
+print(f"Spark's driver log (counted, not shown; infra/local/spark/failover-driver.log): {dict(noise)}")
+for what in ("Lost executor", "ExecutorLostFailure"):  # the executor; a task it was running, if any
+    for _, logger, text in [line for line in lines if what in line[2]][:1]:
+        print(f"  {logger}: {text}")
+if killed and run.messages < args.messages:  # Ctrl-C, or --seconds
+    print(f"Stopped early: worker {killed} stays down. Back: bash infra/spark.sh cluster restart {killed}")
+elif killed:
+    say(f"$ bash infra/spark.sh cluster restart {killed}")
+    subprocess.run(["bash", SPARK_SH, "cluster", "restart", str(killed)], check=True)
+exact = counted == expected and len(acked) == args.messages
+print("RESULT " + json.dumps({"workers_killed": int(killed is not None), "expected": expected,
+                              "counted": counted, "exact": exact}))
+sys.exit(0 if exact and killed else 1)
