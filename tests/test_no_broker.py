@@ -25,6 +25,7 @@ KAFKA_COMMANDS = [
     ("day2/twitter_cluster/run.sh", "producer"),
     ("day2/twitter_cluster/run.sh", "streaming-kmeans"),
     ("advanced/exactly_once/run.sh",),
+    ("advanced/spark_cluster/run.sh",),
 ]
 
 

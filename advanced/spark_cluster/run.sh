@@ -19,6 +19,8 @@ case "$part" in
   failover) script=failover.py ;;
 esac
 prepare_spark_kafka   # venv, Java, Spark's Kafka connector, a broker (the local one if none answers)
+# No broker: the one-line answer now, before a cluster starts for nothing
+broker_answers 3 || python -c 'import course; course.exit_no_broker()'
 spark_sh="$COURSE_ROOT/infra/spark.sh"
 if bash "$spark_sh" cluster running; then
   say "the Spark cluster is already running; it stays up at the end"
