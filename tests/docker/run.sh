@@ -350,7 +350,7 @@ rm -f "$png"
 # The container's user (uid 1000) writes into this folder of the clone. A student's
 # clone belongs to the student (uid 1000 on most Linux machines; any user with Docker
 # Desktop); CI's belongs to root: the folder is lent to uid 1000 for the check.
-owner=$(stat -c %u "$out")
+owner=$(stat -c %u "$out") group=$(stat -c %g "$out")
 [ "$owner" = 1000 ] || { say "$out belongs to uid $owner: lent to uid 1000 (the image's user) for this check"; chown 1000 "$out"; }
 crun trendy_prices bash day2/trendy_prices/run.sh --topic "$t" --count 40 --interval 0.05 --seed 3 --time-scale 20 \
   > "$logs/trendy-producer.log" 2>&1 || true
@@ -360,7 +360,7 @@ spark_run app-trendy_prices messages 40 "$logs/trendy-learner.log"
 if [ -s "$png" ] && [ "$(head -c 4 "$png" | tail -c 3)" = PNG ]; then
   pass png-on-host "trendy_prices_learner wrote $png on the host ($(stat -c %s "$png") bytes, owner uid $(stat -c %u "$png"))"
 else fail png-on-host "no $png on the host" "$logs/trendy-learner.log"; fi
-chown -R "$owner" "$out"
+chown -R "$owner:$group" "$out"
 
 # Safe: nobody is root in a container; ports only on 127.0.0.1
 step "Users, ports, the cluster"
