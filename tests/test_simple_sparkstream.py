@@ -37,7 +37,7 @@ def message(text):
     return {"time": int(time.time() * 1000), "msg": text}
 
 
-def committed_offset(topic, group="simple_sparkstream"):
+def committed_offset(topic, group):
     admin = KafkaAdminClient(bootstrap_servers=KAFKA_SERVER)
     try:
         partition = TopicPartition(topic, 0)
@@ -70,14 +70,15 @@ def test_kafka_word_count_equals_plain_count(new_topic, produce):
     producer = threading.Thread(target=keep_producing, daemon=True)
     producer.start()
     try:
-        run = run_exercise(SCRIPT, "--topic", topic, "--batch-seconds", "2", "--seconds", "12",
+        run = run_exercise(SCRIPT, "--topic", topic, "--group", f"g-{topic}", "--batch-seconds", "2",
+                           "--seconds", "12",
                            timeout=180)
     finally:
         done.set()
         producer.join()
 
     assert_clean_output(run.output)
-    committed = committed_offset(topic)
+    committed = committed_offset(topic, f"g-{topic}")
     assert len(messages) + 2 < committed < len(sent)  # the stop came while messages flowed
     counted = [sent[offset] for offset in range(committed)]
     texts = [value["msg"] for value in counted if isinstance(value, dict) and "msg" in value]
@@ -164,7 +165,7 @@ def test_solution_normalized_words(new_topic, produce):
     topic = new_topic()
     texts = ["Hello, World!", "hello world", "HELLO -- world?", "It's  the end."]
     produce(topic, [message(text) for text in texts])
-    run = run_exercise(SCRIPT, "solutions/normalized_words.py", "--topic", topic,
+    run = run_exercise(SCRIPT, "solutions/normalized_words.py", "--topic", topic, "--group", f"g-{topic}",
                        "--batch-seconds", "2", "--max-messages", len(texts), "--seconds", "100")
     assert_clean_output(run.output)
     summary = final(run.stdout)
@@ -177,7 +178,7 @@ def test_solution_windowed_top_words(new_topic, produce):
     topic = new_topic()
     texts = ["a b a", "c a b", "b a"]
     produce(topic, [message(text) for text in texts])
-    run = run_exercise(SCRIPT, "solutions/windowed_top_words.py", "--topic", topic,
+    run = run_exercise(SCRIPT, "solutions/windowed_top_words.py", "--topic", topic, "--group", f"g-{topic}",
                        "--batch-seconds", "2", "--max-messages", len(texts), "--seconds", "100")
     assert_clean_output(run.output)
     summary = final(run.stdout)

@@ -188,7 +188,8 @@ def test_dstream_wordcount_and_its_receiver_run_unchanged_on_the_cluster(spark_c
     texts = TEXTS * 10
     produce(topic, [{"time": 1, "msg": text} for text in texts])
     before = app_folders()
-    proc = run_exercise("day1/simple_sparkstream/run.sh", "--topic", topic, "--batch-seconds", 2,
+    proc = run_exercise("day1/simple_sparkstream/run.sh", "--topic", topic, "--group", f"g-{topic}",
+                        "--batch-seconds", 2,
                         "--max-messages", len(texts), env={"SPARK_MASTER": spark_cluster}, timeout=200)
     assert_clean_output(proc.output)
     summary = final(proc.stdout)

@@ -1,7 +1,7 @@
 """Word count with Spark's classic DStream API: the words of the `msg` texts that
 day1/simple_producer writes to a Kafka topic, counted per batch.
 
-Usage: bash day1/simple_sparkstream/run.sh [wordcount] [--topic test-topic]
+Usage: bash day1/simple_sparkstream/run.sh [wordcount] [--topic test-topic] [--group simple_sparkstream]
            [--batch-seconds 10] [--seconds S] [--max-messages N] [--batches N]
 
 A DStream is a sequence of RDDs, one per batch interval (10 s here). Every batch is
@@ -11,7 +11,7 @@ DStream keeps no state unless you ask for it (updateStateByKey, day2/stateful_wo
 
 PySpark's DStream API has no Kafka connector any more (removed in Spark 3), but it
 reads text lines from a TCP socket. So a small bridge (infra/python/kafka_socket_bridge.py)
-consumes the topic as consumer group `simple_sparkstream` and writes each message to
+consumes the topic as consumer group `simple_sparkstream` (--group) and writes each message to
 a local socket as one line, `topic/partition/offset<TAB>value`. A value that is not
 JSON with a "msg" text is malformed: reported with its address, counted, skipped.
 
@@ -33,6 +33,7 @@ from kafka_socket_bridge import KafkaSocketBridge
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--topic", default="test-topic", help="Kafka topic (default test-topic)")
+parser.add_argument("--group", default="simple_sparkstream", help="the bridge's consumer group")
 parser.add_argument("--batch-seconds", type=float, default=10, help="batch interval (default 10)")
 parser.add_argument("--seconds", type=float, help="stop after S seconds")
 parser.add_argument("--max-messages", type=int, help="stop after N messages")
@@ -53,7 +54,7 @@ sc = SparkContext(conf=conf)
 ssc = StreamingContext(sc, args.batch_seconds)
 print(f"Spark UI (the batches, live): {sc.uiWebUrl}")
 
-bridge = KafkaSocketBridge(args.topic, group_id="simple_sparkstream",
+bridge = KafkaSocketBridge(args.topic, group_id=args.group,
                            max_messages=args.max_messages).start()
 print(f"Counting the words of topic {args.topic!r} at {course.KAFKA_SERVER} in batches "
       f"of {args.batch_seconds:g} s (bridged to port {bridge.port}); Ctrl-C stops.", flush=True)

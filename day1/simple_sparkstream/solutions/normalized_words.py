@@ -34,6 +34,7 @@ from kafka_socket_bridge import KafkaSocketBridge
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--topic", default="test-topic", help="Kafka topic (default test-topic)")
+parser.add_argument("--group", default="simple_sparkstream", help="the bridge's consumer group")
 parser.add_argument("--batch-seconds", type=float, default=10, help="batch interval (default 10)")
 parser.add_argument("--seconds", type=float, help="stop after S seconds")
 parser.add_argument("--max-messages", type=int, help="stop after N messages")
@@ -54,7 +55,7 @@ sc = SparkContext(conf=conf)
 ssc = StreamingContext(sc, args.batch_seconds)
 print(f"Spark UI (the batches, live): {sc.uiWebUrl}")
 
-bridge = KafkaSocketBridge(args.topic, group_id="simple_sparkstream",
+bridge = KafkaSocketBridge(args.topic, group_id=args.group,
                            max_messages=args.max_messages).start()
 print(f"Counting the words of topic {args.topic!r} at {course.KAFKA_SERVER} in batches "
       f"of {args.batch_seconds:g} s (bridged to port {bridge.port}); Ctrl-C stops.", flush=True)
