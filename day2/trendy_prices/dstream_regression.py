@@ -99,7 +99,7 @@ def parse(line):
 messages = lines.map(parse).cache()  # used by both outputs below: parse once
 known = messages.flatMap(
     lambda am: [] if isinstance(am[1], str) else
-    [LabeledPoint(label, x) for is_known, x, label in am[1][2] if is_known])
+    [LabeledPoint(label, x) for is_known, x, label in am[1][2] if is_known]).cache()
 
 # MLlib's defaults (stepSize 0.1, convergenceTol 0.001) stop early and lag behind
 # the drift: the features are all positive, so plain gradient descent needs a
