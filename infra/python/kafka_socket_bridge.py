@@ -50,7 +50,7 @@ import socket
 import sys
 import threading
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
 
@@ -153,13 +153,18 @@ class KafkaSocketBridge:
         consumer = None
         try:
             consumer = KafkaConsumer(
-                self.topic,
                 bootstrap_servers=self.server,
-                group_id=self.group_id,
+                group_id=self.group_id,        # whose committed offsets to start from
                 auto_offset_reset="earliest",  # a new group starts at the beginning
                 enable_auto_commit=False,      # we commit after writing, below
             )
-            while not self._stopping.is_set():
+            # Every partition of the topic, assigned rather than subscribed: one bridge
+            # reads them all, so it needs no group membership (no joins, heartbeats or
+            # rebalances to go wrong under load), only the group's committed offsets.
+            partitions = self._wait_for_partitions(consumer)
+            if partitions:
+                consumer.assign(partitions)
+            while partitions and not self._stopping.is_set():
                 with self._busy:
                     self._forward_some(consumer, conn)
             consumer.close(autocommit=False)
@@ -171,6 +176,15 @@ class KafkaSocketBridge:
         finally:
             self._conn = None
             conn.close()
+
+    def _wait_for_partitions(self, consumer):
+        """The topic's partitions, once it exists (a producer may create it later)."""
+        while not self._stopping.is_set():
+            ids = consumer.partitions_for_topic(self.topic)
+            if ids:
+                return [TopicPartition(self.topic, p) for p in sorted(ids)]
+            self._stopping.wait(0.5)
+        return []
 
     def _forward_some(self, consumer, conn):
         """Poll Kafka once, write the messages as lines, then commit their offsets."""

@@ -24,6 +24,10 @@
 # (19192-19194). It removes the course's compose containers and volumes (down -v) at
 # its start and end: not for a machine where you keep work in them.
 set -euo pipefail
+# Nothing here reads a terminal: stdin from /dev/null. A command under `timeout` runs in
+# a background process group, and one that touched the terminal (docker compose run
+# does) would be stopped by SIGTTIN when this script runs in one.
+exec < /dev/null
 cd "$(dirname "$0")/../.."
 # shellcheck source=infra/common.sh
 source infra/common.sh
