@@ -92,6 +92,19 @@ broker_answers() {
   "$COURSE_PYTHON" "$COURSE_ROOT/infra/python/broker_ready.py" --timeout "${1:-3}" >/dev/null 2>&1
 }
 
+# Does something listen on this machine's PORT? And what (when ss or lsof can tell)?
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_user() {
+  local who=""
+  if command -v ss >/dev/null; then
+    who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1)
+  fi
+  if [ -z "$who" ] && command -v lsof >/dev/null; then
+    who=$(lsof -nP -iTCP:"$1" -sTCP:LISTEN 2>/dev/null | awk 'NR == 2 { print $1 " (pid " $2 ")" }')
+  fi
+  echo "${who:-another program}"
+}
+
 # The pid of the course's local broker (infra/kafka.sh), if it is running.
 local_broker_pid() {
   local pid

@@ -156,17 +156,6 @@ node_pid() {  # the pid of broker N, if it runs
   pid=$(cat "$cluster_dir/broker$1/pid" 2>/dev/null) || return 1
   kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port_user() {  # what listens on a port, when ss or lsof can tell
-  local who=""
-  if command -v ss >/dev/null; then
-    who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1)
-  fi
-  if [ -z "$who" ] && command -v lsof >/dev/null; then
-    who=$(lsof -nP -iTCP:"$1" -sTCP:LISTEN 2>/dev/null | awk 'NR == 2 { print $1 " (pid " $2 ")" }')
-  fi
-  echo "${who:-another program}"
-}
 
 node_config() {  # the server.properties of broker N
   local n=$1 m voters=()

@@ -44,17 +44,6 @@ descendants() {  # every process started by pid $1, children first
   local child
   for child in $(pgrep -P "$1" 2>/dev/null); do descendants "$child"; echo "$child"; done
 }
-port_in_use() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
-port_user() {  # what listens on a port, when ss or lsof can tell
-  local who=""
-  if command -v ss >/dev/null; then
-    who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1)
-  fi
-  if [ -z "$who" ] && command -v lsof >/dev/null; then
-    who=$(lsof -nP -iTCP:"$1" -sTCP:LISTEN 2>/dev/null | awk 'NR == 2 { print $1 " (pid " $2 ")" }')
-  fi
-  echo "${who:-another program}"
-}
 
 # The master's view, from its web UI's JSON (http://localhost:8080/json/): one line per
 # worker "UI_PORT STATE CORES CORES_USED MEMORY_MB MEMORY_USED_MB", then one per

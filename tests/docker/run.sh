@@ -47,7 +47,6 @@ run_start=$SECONDS
 
 step() { echo "==> $* [$((SECONDS - run_start)) s]"; }
 compose() { docker compose --profile apps --profile cluster "$@"; }
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # --- what the run started is put back at the end, pass or fail ---------------------------
 dockerd_pid="" local_broker_was_up=false
@@ -198,7 +197,7 @@ topic() { echo "docker-$1-$RANDOM$RANDOM"; }
 # The port the compose broker takes: a course local broker there is stopped for the run.
 step "Checks"
 compose down -v --remove-orphans >/dev/null 2>&1 || true
-if port_taken "$KAFKA_HOST_PORT"; then
+if port_in_use "$KAFKA_HOST_PORT"; then
   if [ "$KAFKA_HOST_PORT" = 9092 ] && local_broker_pid >/dev/null && [ "$(cat "$COURSE_LOCAL/kafka.port" 2>/dev/null)" = 9092 ]; then
     say "the course's local broker holds localhost:9092: stopping it for this run (bash infra/kafka.sh stop); it is started again at the end"
     bash infra/kafka.sh stop >/dev/null 2>&1
@@ -208,7 +207,7 @@ if port_taken "$KAFKA_HOST_PORT"; then
   fi
 fi
 for port in "$KAFKA_CLUSTER_PORT_1" "$KAFKA_CLUSTER_PORT_2" "$KAFKA_CLUSTER_PORT_3"; do
-  port_taken "$port" && die "localhost:$port (the compose cluster's) is taken (bash infra/kafka.sh cluster stop?). Fix: free it, or KAFKA_CLUSTER_PORT_1..3=29192..29194 bash tests/docker/run.sh"
+  port_in_use "$port" && die "localhost:$port (the compose cluster's) is taken (bash infra/kafka.sh cluster stop?). Fix: free it, or KAFKA_CLUSTER_PORT_1..3=29192..29194 bash tests/docker/run.sh"
 done
 
 if compose config -q > "$logs/config.log" 2>&1; then pass compose-config "docker compose config accepts docker-compose.yml (profiles apps, cluster)"
