@@ -25,7 +25,7 @@ import warnings
 from collections import Counter
 from operator import add
 
-from pyspark import SparkConf, SparkContext, StorageLevel
+from pyspark import SparkContext, StorageLevel
 from pyspark.streaming import StreamingContext
 
 import course
@@ -44,13 +44,7 @@ course.check_broker()  # the bridge would otherwise wait for a broker for ever, 
 # DStreams are deprecated since Spark 3.4 in favour of Structured Streaming (day2); they
 # are still the clearest picture of micro-batches: no need to say it on every run.
 warnings.filterwarnings("ignore", "DStream is deprecated", FutureWarning)
-conf = SparkConf().setAppName("simple_sparkstream")
-# The receiver cuts the lines it reads into a block every blockInterval (default 200 ms).
-# Each block is one partition of the batch's RDD, and each partition one task: at 5
-# messages a second, a 10 s batch would have 50 blocks, 50 tasks for the one core the
-# receiver leaves free, and the batches would fall behind. A block every 2 s: <= 5 tasks.
-conf.set("spark.streaming.blockInterval", "2s")
-sc = SparkContext(conf=conf)
+sc = SparkContext(appName="simple_sparkstream")
 ssc = StreamingContext(sc, args.batch_seconds)
 print(f"Spark UI (the batches, live): {sc.uiWebUrl}")
 
@@ -78,8 +72,12 @@ def parse(line):
 
 
 # The transformations, declared once and run on every batch's RDD.
+# The receiver cuts what it reads into a block every 200 ms (spark.streaming.blockInterval),
+# and each block is one partition of the batch's RDD: 50 tasks of a few lines for a 10 s
+# batch. coalesce(1) makes them one partition, one task (no shuffle: the blocks are local).
+batch_lines = lines.transform(lambda rdd: rdd.coalesce(1))
 # reduceByKey shuffles the pairs by key: one partition (one more task) is plenty here.
-counts = lines.flatMap(parse).map(lambda key: (key, 1)).reduceByKey(add, numPartitions=1)
+counts = batch_lines.flatMap(parse).map(lambda key: (key, 1)).reduceByKey(add, numPartitions=1)
 total = Counter()  # the words summed over all batches
 
 

@@ -24,7 +24,7 @@ earliest message the first time and where it stopped after that.
 A DStream job must keep up: each batch must be processed within the batch
 interval, or batches queue up and the results come ever later. MLlib runs one
 Spark job per gradient step (--iterations, plus a few to start), so the script
-keeps the rest to one job per batch (one block, one partition, one collect).
+keeps the rest to one job per batch (one partition, one collect).
 
 Each batch prints the learned weights, the true weights and the prediction error;
 at the end a PNG plot (--plot) and FINAL {"messages", "malformed", "batches",
@@ -64,10 +64,6 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 course.check_broker()
 conf = SparkConf().setAppName("trendy_prices_dstream")
-# The receiver cuts what it receives into a block every blockInterval (default
-# 200 ms), and each block becomes a partition: one task in every Spark job of the
-# batch. A batch of trendy data is a few KB: one block per batch is plenty.
-conf.set("spark.streaming.blockInterval", f"{int(args.batch_seconds * 1000)}ms")
 # MLlib's trainOn runs take() jobs each batch, and a Python worker that take() stops
 # early is not reused: the next one is forked from Spark's worker daemon. This daemon
 # (infra/python/mllib_daemon.py) imports pyspark.mllib once, so they need not.
@@ -96,7 +92,10 @@ def parse(line):
         return address, f"{type(exc).__name__}: {exc}"[:120]
 
 
-messages = lines.map(parse).cache()  # used by both outputs below: parse once
+# The receiver cuts a block every 200 ms, and each block is a partition: coalesce(1)
+# makes a batch one partition (no shuffle), so each of its Spark jobs is one task.
+batch_lines = lines.transform(lambda rdd: rdd.coalesce(1))
+messages = batch_lines.map(parse).cache()  # used by both outputs below: parse once
 known = messages.flatMap(
     lambda am: [] if isinstance(am[1], str) else
     [LabeledPoint(label, x) for is_known, x, label in am[1][2] if is_known]).cache()

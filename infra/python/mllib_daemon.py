@@ -1,5 +1,5 @@
-"""Spark's Python worker daemon (pyspark.daemon), with pyspark.mllib imported once
-before it forks the workers.
+"""Spark's Python worker daemon (infra/python/worker_daemon.py, the course's default),
+with pyspark.mllib imported once before it forks the workers.
 
 Spark starts one daemon per executor and forks a Python worker from it for each
 task; a worker is reused for the next task only if it read all of its input. MLlib's
@@ -12,8 +12,8 @@ unread, so each batch forks fresh workers. Each of them would import pyspark.mll
 pays that import once, when the daemon starts.
 """
 
+from worker_daemon import manager  # isort: skip  (first: it sets sys.path for pyspark)
 import pyspark.mllib.regression  # noqa: F401  (imported before the fork: workers inherit it)
-from pyspark.daemon import manager
 
 if __name__ == "__main__":
     manager()
