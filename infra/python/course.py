@@ -192,31 +192,56 @@ def stop_query_when_done(query, args):
     as malformed messages. At the stop it prints one line on stderr, how long the
     micro-batches with data took: `8 micro-batches took 0.41 s median, 1.20 s max`.
     Call query.awaitTermination() after it."""
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQueryListener
+
     stats, stop, seen, took = RunStats(), threading.Event(), set(), []
+    progressed, terminated = threading.Event(), threading.Event()
     _on_ctrl_c(stop)
     start = time.monotonic()
 
-    def collect():
-        # recentProgress keeps the last 100 updates: we add up each batch once, as
-        # it appears, so that no limit is ever out of reach.
-        for p in query.recentProgress:
-            if p["batchId"] in seen:
-                continue
-            seen.add(p["batchId"])
-            stats.messages += p["numInputRows"]
-            stats.batches += p["numInputRows"] > 0
-            if p["numInputRows"] > 0:
-                took.append(p["durationMs"].get("triggerExecution", 0) / 1000)
-            bad = p.get("observedMetrics", {}).get("malformed")
-            if bad and bad["count"]:
-                stats.malformed += bad["count"]
-                for where in bad["at"]:
-                    print(f"skipped malformed message at {where}", file=sys.stderr, flush=True)
+    def count(p):
+        """One micro-batch's progress (a StreamingQueryProgress, or its dict), once."""
+        if p["batchId"] in seen:
+            return
+        seen.add(p["batchId"])
+        stats.messages += p["numInputRows"]
+        stats.batches += p["numInputRows"] > 0
+        if p["numInputRows"] > 0:
+            took.append(p["durationMs"].get("triggerExecution", 0) / 1000)
+        bad = (p.get("observedMetrics") or {}).get("malformed")
+        if bad and bad["count"]:
+            stats.malformed += bad["count"]
+            for where in bad["at"]:
+                print(f"skipped malformed message at {where}", file=sys.stderr, flush=True)
+
+    class CountBatches(StreamingQueryListener):
+        """Spark reports each micro-batch once, when it ends, and the query's end."""
+
+        def onQueryStarted(self, event):
+            pass
+
+        def onQueryProgress(self, event):
+            if str(event.progress.id) == query.id:
+                count(event.progress)
+                progressed.set()
+
+        def onQueryIdle(self, event):  # a trigger found no new data
+            if str(event.id) == query.id:
+                progressed.set()
+
+        def onQueryTerminated(self, event):
+            if str(event.id) == query.id:
+                terminated.set()
+
+    listener, streams = CountBatches(), SparkSession.builder.getOrCreate().streams
+    streams.addListener(listener)
+    for p in query.recentProgress:  # a batch that ended before the listener was added
+        count(p)
 
     def watch():
         try:
             while query.isActive and not stop.wait(0.2):
-                collect()
                 if reached := _limit_reached(args, start, stats):
                     print(f"{reached} reached: stopping after the micro-batch under way ...",
                           file=sys.stderr, flush=True)
@@ -224,21 +249,23 @@ def stop_query_when_done(query, args):
             # Let the micro-batch under way finish: stopping in its middle cancels its
             # Spark jobs (and a foreachBatch function would see them fail). Only that
             # one: with a live feed and no trigger interval, the next starts at once.
-            last = (query.lastProgress or {}).get("batchId", -1)
+            progressed.clear()
             deadline = time.monotonic() + 120
-            while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
-                if (query.lastProgress or {}).get("batchId", -1) > last:
-                    break  # the batch under way is done
-                time.sleep(0.05)
-            collect()
+            while (query.isActive and query.status["isTriggerActive"]
+                   and not progressed.wait(0.1) and time.monotonic() < deadline):
+                pass
             if took:
                 print(f"{len(took)} micro-batches took {statistics.median(took):.2f} s median, "
                       f"{max(took):.2f} s max", file=sys.stderr, flush=True)
             query.stop()
-            collect()
+            terminated.wait(10)  # the listener has heard of every micro-batch by then
         except Exception:  # the query ended on its own (awaitTermination says why)
             pass
         finally:
+            try:
+                streams.removeListener(listener)
+            except Exception:  # the session is already stopped
+                pass
             stats.stopped.set()
 
     stats.stopped.clear()  # course.final() waits until the watcher is done
