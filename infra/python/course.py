@@ -196,15 +196,16 @@ def stop_query_when_done(query, args):
     from pyspark.sql.streaming import StreamingQueryListener
 
     stats, stop, seen, took = RunStats(), threading.Event(), set(), []
-    progressed, terminated = threading.Event(), threading.Event()
+    progressed, terminated, counting = threading.Event(), threading.Event(), threading.Lock()
     _on_ctrl_c(stop)
     start = time.monotonic()
 
     def count(p):
         """One micro-batch's progress (a StreamingQueryProgress, or its dict), once."""
-        if p["batchId"] in seen:
-            return
-        seen.add(p["batchId"])
+        with counting:  # the listener's thread and this one, for the batches before it
+            if p["batchId"] in seen:
+                return
+            seen.add(p["batchId"])
         stats.messages += p["numInputRows"]
         stats.batches += p["numInputRows"] > 0
         if p["numInputRows"] > 0:
