@@ -6,9 +6,12 @@ otherwise the course's local broker is started (bash infra/kafka.sh start).
 Nothing here mocks Kafka or Spark.
 """
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +36,36 @@ def assert_clean_output(text):
     assert not _JAVA_FRAME.search(text), f"Java stack trace in output:\n{text[-3000:]}"
     for bad in _BAD_OUTPUT:
         assert bad not in text, f"{bad!r} in output:\n{text[-3000:]}"
+
+
+@contextlib.contextmanager
+def cluster_up(cluster, running):
+    """A local cluster (infra/kafka.sh or infra/spark.sh `cluster ...`, through the
+    test's cluster() and running()) for a module's tests: started, and stopped after
+    them unless it was running before."""
+    was_running = running()
+    started = cluster("start")
+    assert started.returncode == 0, started.output[-3000:]
+    yield started
+    if not was_running:
+        stopped = cluster("stop", timeout=60)
+        assert stopped.returncode == 0 and not running(), stopped.output
+
+
+def assert_start_names_a_taken_port(cluster, running, port, what):
+    """`cluster start` while this test listens on `port`: one line that names the
+    port, what it is for and who holds it (this test), exit 1, nothing started."""
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        proc = cluster("start", timeout=60)
+    assert proc.returncode == 1, proc.output
+    assert proc.stderr.startswith(f"error: port {port} ({what}) is already taken by "), proc.output
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.output
+    if shutil.which("ss") or shutil.which("lsof"):
+        assert f"(pid {os.getpid()})" in proc.stderr, proc.output  # by whom: this test
+    assert not running(), f"the cluster started although port {port} was taken"
 
 
 def run_exercise(script, *args, timeout=180, env=None, check=True, input=None):

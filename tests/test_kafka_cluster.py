@@ -7,14 +7,11 @@ tests leave the broker on KAFKA_SERVER alone. A cluster these tests start, they 
 """
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 
 import pytest
 
-from conftest import ROOT, assert_clean_output, run_exercise
+from conftest import ROOT, assert_clean_output, assert_start_names_a_taken_port, cluster_up, run_exercise
 
 
 def cluster(*args, timeout=240):
@@ -31,29 +28,14 @@ def running():
 @pytest.fixture(scope="module")
 def three_brokers():
     """The cluster, started for these tests (and stopped after them) unless it runs."""
-    was_running = running()
-    started = cluster("start")
-    assert started.returncode == 0, started.output[-3000:]
-    yield started
-    if not was_running:
-        stopped = cluster("stop", timeout=60)
-        assert stopped.returncode == 0 and not running(), stopped.output
+    with cluster_up(cluster, running) as started:
+        yield started
 
 
 def test_a_taken_port_is_named_and_nothing_starts():
     if running():
         pytest.skip("the cluster is running: its ports are taken by itself")
-    with socket.socket() as squatter:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", 19293))  # broker 2's client port
-        squatter.listen()
-        proc = cluster("start", timeout=60)
-    assert proc.returncode == 1, proc.output
-    assert proc.stderr.startswith("error: port 19293 (broker 2) is already taken by "), proc.output
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.output
-    if shutil.which("ss") or shutil.which("lsof"):
-        assert f"(pid {os.getpid()})" in proc.stderr, proc.output  # by whom: this test
-    assert not running(), "a broker was started although a port was taken"
+    assert_start_names_a_taken_port(cluster, running, 19293, "broker 2")
 
 
 @pytest.mark.slow

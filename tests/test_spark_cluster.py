@@ -10,7 +10,6 @@ cluster these tests start, they stop; one that runs already stays up.
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -20,7 +19,15 @@ from collections import Counter
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from conftest import KAFKA_SERVER, ROOT, assert_clean_output, final, run_exercise
+from conftest import (
+    KAFKA_SERVER,
+    ROOT,
+    assert_clean_output,
+    assert_start_names_a_taken_port,
+    cluster_up,
+    final,
+    run_exercise,
+)
 
 MASTER = "spark://127.0.0.1:7077"
 WORK = ROOT / "infra/local/spark"
@@ -97,29 +104,14 @@ def result(proc):
 @pytest.fixture(scope="module")
 def spark_cluster():
     """The cluster, started for these tests (and stopped after them) unless it runs."""
-    was_running = running()
-    started = cluster("start")
-    assert started.returncode == 0, started.output[-3000:]
-    yield MASTER
-    if not was_running:
-        stopped = cluster("stop", timeout=60)
-        assert stopped.returncode == 0 and not running(), stopped.output
+    with cluster_up(cluster, running):
+        yield MASTER
 
 
 def test_a_taken_port_is_named_and_nothing_starts():
     if running():
         pytest.skip("the cluster is running: its ports are taken by itself")
-    with socket.socket() as squatter:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", 8082))  # worker 2's web UI
-        squatter.listen()
-        proc = cluster("start", timeout=60)
-    assert proc.returncode == 1, proc.output
-    assert proc.stderr.startswith("error: port 8082 (worker 2's web UI) is already taken by "), proc.output
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.output
-    if shutil.which("ss") or shutil.which("lsof"):
-        assert f"(pid {os.getpid()})" in proc.stderr, proc.output  # by whom: this test
-    assert not running(), "a master or worker was started although a port was taken"
+    assert_start_names_a_taken_port(cluster, running, 8082, "worker 2's web UI")
 
 
 def test_start_refuses_java_that_is_too_old(tmp_path):
