@@ -39,7 +39,7 @@ java_major() {
   { "$java" -version 2>&1 || true; } | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1
 }
 
-# Kafka 4 needs Java 17 or newer; Spark 4.0 runs on Java 17 and 21 only (on newer
+# Kafka 4 needs Java 17 or newer; Spark 4 runs on Java 17 and 21 only (on newer
 # ones it dies at start-up with a wall of Java errors). Said before any JVM starts,
 # instead of "Java gateway process exited ...".
 #   require_java        Java 17 to 21 (Spark, and so setup.sh)

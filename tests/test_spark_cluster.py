@@ -168,7 +168,7 @@ def test_structured_wordcount_runs_unchanged_on_the_cluster(spark_cluster, new_t
     assert_executors_in_own_jvms(before)
     for executor in [e for es in executors_of_new_apps(before).values() for e in es]:
         # spark.jars: the driver served the connector, each executor fetched it (its work folder)
-        assert (executor / "spark-sql-kafka-0-10_2.13-4.0.0.jar").is_file(), sorted(executor.iterdir())
+        assert (executor / "spark-sql-kafka-0-10_2.13-4.2.0.jar").is_file(), sorted(executor.iterdir())
 
 
 @pytest.mark.slow

@@ -68,6 +68,27 @@ def test_pinned_versions_agree():
         assert root.get(name) == version, f"infra/requirements-spark.txt: {name}=={version}"
 
 
+def test_every_mention_of_the_spark_connector_names_the_pinned_version():
+    """Scripts' comments, READMEs, Dockerfiles and the compose file name the connector
+    (`spark-sql-kafka-0-10_2.13:4.2.0`, or its jar): the version a maintainer pinned."""
+    v = versions()
+    mention = re.compile(r"spark-sql-kafka-0-10_(\d+\.\d+)[:-](\d+\.\d+\.\d+)")
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    found = 0
+    for name in files:
+        path = ROOT / name
+        if path.suffix not in (".py", ".md", ".sh", ".yml", ".txt", ".conf", "") or not path.is_file():
+            continue
+        for scala, spark in mention.findall(path.read_text(errors="replace")):
+            found += 1
+            assert (scala, spark) == (v["SCALA_BINARY"], v["SPARK_VERSION"]), \
+                f"{name} names the connector {scala}:{spark}; infra/versions.sh pins {v['SPARK_VERSION']}"
+    assert found > 10, "the scripts no longer name the connector they use"
+    major_minor = ".".join(v["SPARK_VERSION"].split(".")[:2])
+    assert f"PySpark {major_minor}" in (ROOT / "README.md").read_text(), "README.md's headline version"
+
+
 def test_compose_file_runs_one_kraft_broker_reachable_from_host_and_containers():
     services = compose()["services"]
     kafka = services["kafka"]

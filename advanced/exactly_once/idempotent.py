@@ -47,7 +47,7 @@ db.close()
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
 spark = (
     SparkSession.builder.appName("exactly_once_idempotent")
-    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0,
+    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,
     # resolved once by bash setup.sh into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     .getOrCreate()

@@ -46,7 +46,7 @@ args = parser.parse_args()
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
 spark = (
     SparkSession.builder.appName("exactly_once_naive")
-    # Spark's Kafka source and sink: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0,
+    # Spark's Kafka source and sink: org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,
     # resolved once by bash setup.sh into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     .getOrCreate()

@@ -86,7 +86,7 @@ except TopicAlreadyExistsError:
 admin.close()
 spark = (
     SparkSession.builder.appName("spark_cluster_failover")  # the master is SPARK_MASTER
-    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 and its dependencies (bash setup.sh):
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 and its dependencies (bash setup.sh):
     # the driver serves these jars, and every executor fetches them when it starts.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     # The driver's log to a file: a lost executor makes Spark log errors, by design.

@@ -55,7 +55,7 @@ args = parser.parse_args()
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
 spark = (
     SparkSession.builder.appName("trendy_prices_structured")
-    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0, the
+    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0, the
     # package that bash setup.sh resolved into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     .getOrCreate()

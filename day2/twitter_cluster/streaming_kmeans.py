@@ -60,7 +60,7 @@ course.check_broker()  # Spark's Kafka source would wait for a broker for ever, 
 spark = (
     SparkSession.builder.appName("twitter_cluster_streaming_kmeans")
     # Spark's Kafka source is a separate package of Spark's own version,
-    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 (spark-submit --packages ...);
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 (spark-submit --packages ...);
     # bash setup.sh resolved it and its dependencies once, into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     .getOrCreate()

@@ -68,7 +68,7 @@ def epoch_ms(iso):  # Spark's progress reports times as "2024-01-01T00:00:41.000
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
 spark = (
     SparkSession.builder.appName("event_time_windows")
-    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0, the
+    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0, the
     # package that bash setup.sh resolved into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     .getOrCreate()

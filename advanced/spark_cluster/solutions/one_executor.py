@@ -78,7 +78,7 @@ spark = (
     SparkSession.builder.appName("spark_cluster_one_executor")  # the master is SPARK_MASTER
     # One core in all for this application: the master starts one executor (1 core).
     .config("spark.cores.max", "1")
-    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0 and its dependencies (bash setup.sh):
+    # org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 and its dependencies (bash setup.sh):
     # the driver serves these jars, and every executor fetches them when it starts.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     # The driver's log to a file: a lost executor makes Spark log errors, by design.

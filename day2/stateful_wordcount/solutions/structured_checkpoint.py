@@ -54,7 +54,7 @@ def running_count(key, batches, state):
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
 spark = (
     SparkSession.builder.appName("stateful_wordcount_structured_checkpoint")
-    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0, resolved
+    # Spark's Kafka source: org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0, resolved
     # with its dependencies by bash setup.sh into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
     .getOrCreate()
