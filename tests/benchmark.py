@@ -1,13 +1,17 @@
 """How fast the Spark exercises start, and whether their streams keep up.
 
-    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady]
+    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady] [--skip-memory]
 
 Figures, not tests: it prints tables, ends with one line `BENCH {json}`, and the
 READMEs quote it. Every run is started exactly as a student starts it (bash
 dayN/<exercise>/run.sh ...), on fresh topics. Needs a broker (bash setup.sh).
 
 1. Start-up: seconds from `bash run.sh` to the first batch's output, for every Spark
-   exercise in its bounded mode on a topic filled with a few messages.
+   exercise in its bounded mode on a topic filled with a few messages, and the ratio
+   to a reference measured in the same rounds (absolute times swing with the
+   machine's load, a ratio much less): tests/reference_wordcount.py, a minimal Kafka
+   word count as apache/spark's examples start it (spark-submit, the connector's jars,
+   nothing of the course's).
 2. Steady state, fed live at 5 and at 200 messages a second:
    - DStream jobs: each batch's processing time divided by the batch interval
      (median and maximum after the first batch, and the first, which pays for
@@ -15,12 +19,15 @@ dayN/<exercise>/run.sh ...), on fresh topics. Needs a broker (bash setup.sh).
    - Structured Streaming: the median micro-batch duration;
    - both: stop_s, the seconds from the end of --seconds to the exit.
    They read the lines the course's helper prints when a stream stops.
+3. Memory: the peak resident memory of the local broker, simple_structuredstreaming
+   (its Python and Spark's JVM) and simple_producer, running together.
 """
 
 import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -126,22 +133,89 @@ STARTUP = {
 }
 
 
+# The reference: tests/reference_wordcount.py, a minimal Kafka word count in the style of
+# apache/spark's structured_kafka_wordcount.py, started with spark-submit, the connector's
+# jars and two shuffle partitions, and nothing of the course's (no settings, no archive).
+REFERENCE = "reference: spark-submit structured_kafka_wordcount"
+
+
+def reference(topic, tmp):
+    fill(topic, [hello(i) for i in range(20)])
+    jars = ",".join(sorted(str(p) for p in (ROOT / "infra/local/jars/spark-kafka").glob("*.jar")))
+    return [str(ROOT / ".venv/bin/spark-submit"), "--jars", jars,
+            "--conf", "spark.sql.shuffle.partitions=2", str(ROOT / "tests/reference_wordcount.py"),
+            KAFKA_SERVER, topic]
+
+
+REFERENCE_ENV = {k: v for k, v in ENV.items()
+                 if k not in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "SPARK_UI")}
+REFERENCE_ENV["PATH"] = f"{ROOT / '.venv/bin'}{os.pathsep}{os.environ['PATH']}"
+
+
 def seconds_to_first_batch(name):
-    prepare, first_line = STARTUP[name]
+    """Seconds from the start of the command to its first batch's line. The reference
+    runs until stopped: it is stopped once its first batch printed."""
+    prepare, first_line = (reference, r"^Batch: 0") if name == REFERENCE else STARTUP[name]
     with tempfile.TemporaryDirectory() as tmp:
         args = prepare(f"bench-{uuid.uuid4().hex[:8]}", os.path.join(tmp, "checkpoint"))
+        command, env = (args, REFERENCE_ENV) if name == REFERENCE else (["bash", *args], ENV)
         start = time.monotonic()
-        proc = subprocess.Popen(["bash", *map(str, args)], cwd=ROOT, text=True, env=ENV,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*map(str, command)], cwd=tmp if name == REFERENCE else ROOT,
+                                text=True, env=env, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         seconds = None
         for line in proc.stdout:
             if seconds is None and re.search(first_line, line):
                 seconds = time.monotonic() - start
+                if name == REFERENCE:
+                    os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=300)
-    if seconds is None or proc.returncode != 0:
+    if seconds is None or (proc.returncode != 0 and name != REFERENCE):
         sys.exit(f"error: {name} printed no first batch (exit {proc.returncode}): "
                  + " ".join(map(str, args)))
     return seconds
+
+
+# --- 3. memory: what the broker, a Spark job and a producer hold together -------------------
+def rss_mb(pid):
+    """Resident memory of a process and all its descendants, in MB (Linux /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as status:
+                total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            with open(f"/proc/{p}/task/{p}/children") as children:
+                todo += [int(c) for c in children.read().split()]
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+def memory(seconds=30):
+    """Peak resident memory while simple_structuredstreaming runs fed by simple_producer:
+    the broker's JVM, the job (its Python and Spark's driver JVM), the producer."""
+    port = KAFKA_SERVER.rsplit(":", 1)[1]  # the broker: whoever listens there (not in Docker)
+    listeners = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True)
+    broker = (re.findall(r"pid=(\d+)", listeners.stdout) or [None])[0]
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        producer = subprocess.Popen(["bash", "day1/simple_producer/run.sh", "--topic", topic,
+                                     "--interval", "0.05"], cwd=ROOT, env=ENV, start_new_session=True,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        job = subprocess.Popen(["bash", "day2/simple_structuredstreaming/run.sh", "--topic", topic,
+                                "--checkpoint", tmp, "--seconds", str(seconds)], cwd=ROOT, env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = {"broker": 0.0, "spark_job": 0.0, "producer": 0.0}
+        while job.poll() is None:
+            for part, pid in (("broker", broker), ("spark_job", job.pid), ("producer", producer.pid)):
+                if pid:
+                    peak[part] = max(peak[part], rss_mb(int(pid)))
+            time.sleep(0.5)
+        os.killpg(producer.pid, signal.SIGINT)
+        producer.wait(timeout=30)
+    peak = {part: round(mb) for part, mb in peak.items()}
+    return {**peak, "total": sum(peak.values())}
 
 
 # --- 2. steady state: a live feed at a rate, a run of --seconds, the helper's summary ---
@@ -212,19 +286,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="start-up runs per exercise (1)")
     parser.add_argument("--only", help="one exercise, by name")
-    parser.add_argument("--skip-steady", action="store_true", help="start-up figures only")
+    parser.add_argument("--skip-steady", action="store_true", help="no steady-state figures")
+    parser.add_argument("--skip-memory", action="store_true", help="no memory figures")
     parser.add_argument("--steady-seconds", type=float, default=60, help="each steady run (60)")
     args = parser.parse_args()
     bench = {"cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {},
              "steady": {}}
     print(f"{os.cpu_count()} cores; load average {bench['load']}")
-    print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} run(s))")
-    print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7}")
-    for name in [n for n in STARTUP if not args.only or n == args.only]:
-        times = [seconds_to_first_batch(name) for _ in range(args.repeat)]
-        bench["startup_s"][name] = round(statistics.median(times), 1)
-        print(f"{name:36} {statistics.median(times):9.1f} {min(times):7.1f} {max(times):7.1f}",
-              flush=True)
+    print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} round(s));"
+          " each round runs the reference first, then every exercise; ratio = exercise / reference"
+          " (medians)")
+    names = [REFERENCE] + [n for n in STARTUP if not args.only or n == args.only]
+    times = {name: [] for name in names}
+    for _ in range(args.repeat):
+        for name in names:
+            times[name].append(seconds_to_first_batch(name))
+    print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7} {'ratio':>6}")
+    base = statistics.median(times[REFERENCE])
+    bench["reference_s"] = round(base, 1)
+    bench["startup_ratio"] = {}
+    for name in names:
+        median = statistics.median(times[name])
+        if name != REFERENCE:
+            bench["startup_s"][name] = round(median, 1)
+            bench["startup_ratio"][name] = round(median / base, 2)
+        print(f"{name[:36]:36} {median:9.1f} {min(times[name]):7.1f} {max(times[name]):7.1f} "
+              f"{median / base:6.2f}", flush=True)
     if not args.skip_steady:
         print(f"\n2. steady state, fed live, {args.steady_seconds:g} s each")
         for name in [n for n in STEADY if not args.only or n == args.only]:
@@ -233,6 +320,10 @@ def main():
                 bench["steady"][f"{name} @{rate}/s"] = result
                 figures = ", ".join(f"{k} {v}" for k, v in result.items())
                 print(f"{name + f' @ {rate} msg/s':36} {figures}", flush=True)
+    if not args.skip_memory:
+        bench["memory_mb"] = memory()
+        print("\n3. memory: peak resident MB while simple_structuredstreaming runs fed by "
+              "simple_producer\n   " + ", ".join(f"{k} {v}" for k, v in bench["memory_mb"].items()))
     print("BENCH " + json.dumps(bench))
 
 

@@ -16,9 +16,10 @@ each exercise script shows its Kafka and Spark calls itself.
                                line on how long the (micro-)batches took
 - KAFKA_CONNECTOR_JARS         Spark's Kafka connector, as setup.sh resolved it
 
-Importing it also points Spark at the course's settings, infra/spark-conf/
+Importing it also gives Spark the course's settings, infra/spark-conf/
 (spark-defaults.conf: no progress bar, few shuffle partitions; log4j2.properties:
-warnings only), exactly as `spark-submit` reads SPARK_CONF_DIR; honours
+warnings only), as `spark-submit --properties-file ...` would, and the class-data
+archive that setup.sh made (spark_archive.py: a faster JVM start); honours
 SPARK_MASTER (default local[*]) and SPARK_UI=off (the tests' setting: no web UI);
 and makes Spark's Python workers run this same Python.
 """
@@ -27,6 +28,7 @@ import glob
 import json
 import logging
 import os
+import shlex
 import signal
 import statistics
 import sys
@@ -40,12 +42,33 @@ _INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAFKA_CONNECTOR_JARS = ",".join(sorted(glob.glob(os.path.join(_INFRA, "local/jars/spark-kafka/*.jar"))))
 
 # --- Spark's settings, read when the JVM starts (like spark-submit's command line) --
-os.environ.setdefault("SPARK_CONF_DIR", os.path.join(_INFRA, "spark-conf"))
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers: this Python, not python3
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "resolves to a loopback" warning
+
+
+def _spark_submit_args(dump_archive=None):
+    """spark-submit's options for the driver JVM: the master, the course's settings
+    (infra/spark-conf/: spark-defaults.conf as --properties-file, log4j2.properties as
+    log4j's configuration file) and, when setup.sh made one for this Java and this
+    Spark, the class-data archive that starts the JVM sooner (spark_archive.py, which
+    passes dump_archive to make it)."""
+    from spark_archive import archive_for_this_java
+
+    conf = os.path.join(_INFRA, "spark-conf")
+    java_options = [f"-Dlog4j2.configurationFile=file:{conf}/log4j2.properties"]
+    if dump_archive:
+        java_options.append(f"-XX:ArchiveClassesAtExit={dump_archive}")
+    elif archive := archive_for_this_java():
+        java_options.append(f"-XX:SharedArchiveFile={archive}")
+    args = ["--master", SPARK_MASTER, "--properties-file", os.path.join(conf, "spark-defaults.conf"),
+            "--conf", "spark.driver.defaultJavaOptions=" + " ".join(map(shlex.quote, java_options))]
+    if os.environ.get("SPARK_UI") == "off":
+        args += ["--conf", "spark.ui.enabled=false"]
+    return shlex.join([*args, "pyspark-shell"])
+
+
 if "PYSPARK_SUBMIT_ARGS" not in os.environ:
-    _ui = "--conf spark.ui.enabled=false " if os.environ.get("SPARK_UI") == "off" else ""
-    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--master {SPARK_MASTER} {_ui}pyspark-shell"
+    os.environ["PYSPARK_SUBMIT_ARGS"] = _spark_submit_args()
 logging.getLogger("kafka").setLevel(logging.CRITICAL)  # we say what went wrong ourselves
 
 

@@ -1,0 +1,118 @@
+"""Spark's class-data archive: every Spark exercise's JVM starts sooner with it.
+
+    .venv/bin/python infra/python/spark_archive.py      (bash setup.sh runs it once)
+
+Most of a Spark exercise's start-up is its JVM loading, verifying and linking some
+20,000 classes of Spark's jars. Java's application class-data sharing (CDS) keeps
+them, ready to map into memory, in an archive file: this script runs a small Spark
+job once with -XX:ArchiveClassesAtExit (the job touches what the exercises use:
+a SparkSession, a streaming aggregation with its state store and checkpoint, a
+foreachBatch in Python, a DStream, the state data source), and course.py passes
+-XX:SharedArchiveFile to every later driver JVM (spark.driver.defaultJavaOptions).
+The archive (about 170 MB, in infra/local/spark-cds/, ignored by git) belongs to one
+Java build and one set of Spark jars: course.py uses it only when the stamp next to
+it names the Java and the pyspark of this run, so a new Java or a new Spark simply
+starts without it until setup.sh makes a new one. Measured by tests/benchmark.py;
+README.md ("How fast a Spark exercise starts") quotes the figures.
+"""
+
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+_LOCAL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "local")
+ARCHIVE = os.path.join(_LOCAL, "spark-cds", "spark.jsa")
+STAMP = ARCHIVE + ".stamp"
+
+
+def _fingerprint():
+    """The Java build that spark-submit will start (JAVA_HOME's, else the java on PATH)
+    and the Spark jars it will load, in a few cheap lines (no process started)."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        return None
+    java = os.path.realpath(java)
+    spark = importlib.util.find_spec("pyspark")
+    if spark is None or not spark.submodule_search_locations:
+        return None
+    jars = sorted(os.listdir(os.path.join(spark.submodule_search_locations[0], "jars")))
+    return "\n".join([f"java {java} {os.stat(java).st_mtime_ns} {os.stat(java).st_size}",
+                      f"pyspark {importlib.metadata.version('pyspark')}", *jars])
+
+
+def archive_for_this_java():
+    """The archive's path if setup.sh made it for this Java and this Spark, else None."""
+    try:
+        with open(STAMP) as stamp:
+            made_for = stamp.read()
+    except OSError:
+        return None
+    return ARCHIVE if os.path.exists(ARCHIVE) and made_for == _fingerprint() else None
+
+
+# The job whose classes go into the archive: it runs in a JVM of its own, started by
+# course.py with -XX:ArchiveClassesAtExit, which writes the archive when the JVM exits.
+TRAINING_JOB = r'''
+import os, sys, tempfile
+import course
+from pyspark.sql import SparkSession, functions as F
+from pyspark.streaming import StreamingContext
+
+os.environ["PYSPARK_SUBMIT_ARGS"] = course._spark_submit_args(dump_archive=sys.argv[1])
+spark = SparkSession.builder.appName("spark_archive").getOrCreate()
+checkpoint = tempfile.mkdtemp()
+rows = spark.readStream.format("rate").option("rowsPerSecond", 50).load()
+counts = (rows.withWatermark("timestamp", "5 seconds")
+          .groupBy(F.window("timestamp", "2 seconds"), (F.col("value") % 3).alias("key")).count())
+seen = []
+query = (counts.writeStream.outputMode("update").option("checkpointLocation", checkpoint)
+         .foreachBatch(lambda batch, batch_id: seen.append(batch.collect())).start())
+while len(seen) < 3 and query.exception() is None:
+    query.awaitTermination(1)
+query.stop()
+spark.read.format("statestore").load(checkpoint).count()
+sc = spark.sparkContext
+ssc = StreamingContext(sc, 0.5)
+ssc.queueStream([sc.parallelize(range(10), 1)]).map(lambda x: (x % 2, 1)).reduceByKey(
+    lambda a, b: a + b).foreachRDD(lambda rdd: rdd.collect())
+ssc.start()
+ssc.awaitTerminationOrTimeout(2)
+ssc.stop(stopSparkContext=True, stopGraceFully=False)
+'''
+
+
+def make():
+    """Run the training job with -XX:ArchiveClassesAtExit; write the stamp after."""
+    fingerprint = _fingerprint()
+    if fingerprint is None:
+        sys.exit("error: no Java or no pyspark found. Fix: bash setup.sh")
+    if archive_for_this_java():
+        print("up to date")
+        return
+    os.makedirs(os.path.dirname(ARCHIVE), exist_ok=True)
+    for stale in (ARCHIVE, STAMP):
+        if os.path.exists(stale):
+            os.remove(stale)
+    dump = ARCHIVE + ".new"
+    with tempfile.TemporaryDirectory() as cwd:  # Spark's scratch files stay out of the repository
+        job = subprocess.run([sys.executable, "-c", TRAINING_JOB, dump], cwd=cwd, text=True,
+                             env={**os.environ, "SPARK_UI": "off", "PYSPARK_SUBMIT_ARGS": ""},
+                             capture_output=True, timeout=600)
+    if job.returncode != 0 or not os.path.exists(dump):
+        tail = "\n".join((job.stdout + job.stderr).splitlines()[-15:])
+        sys.exit(f"{tail}\nerror: could not make Spark's class-data archive (the exercises run "
+                 "without it, only slower to start). Fix: bash setup.sh again; if it fails again, "
+                 "report the lines above")
+    os.replace(dump, ARCHIVE)
+    with open(STAMP, "w") as stamp:
+        stamp.write(fingerprint)
+    print(f"made {os.path.relpath(ARCHIVE)} ({os.path.getsize(ARCHIVE) // 2**20} MB)")
+
+
+if __name__ == "__main__":
+    make()
