@@ -109,3 +109,16 @@ def test_solution_structured_checkpoint_restarts_with_its_totals(new_topic, prod
     totals = plain_count()
     assert result["totals"] == {word: totals[word] for word in plain_count(LINES[20:])}
     assert result["totals"]["the"] == 19 and result["totals"]["to"] == 15
+
+
+def test_solution_transform_with_state_keeps_the_same_totals(new_topic, produce):
+    topic = new_topic()
+    produce(topic, [{"time": int(time.time() * 1000), "msg": line} for line in LINES])
+    proc = run_exercise(RUN, "solutions/transform_with_state.py", "--topic", topic,
+                        "--max-per-batch", 12, "--max-messages", len(LINES), timeout=300)
+    assert_clean_output(proc.output)
+    result = final(proc.output)
+    assert result["totals"] == plain_count()
+    assert (result["messages"], result["malformed"], result["batches"]) == (33, 0, 3)
+    # the totals were carried from micro-batch to micro-batch in the processor's ValueState
+    assert len(re.findall(r"^--- batch \d+: ", proc.output, re.MULTILINE)) == 3
