@@ -10,9 +10,10 @@ PySpark's DStream API has no Kafka connector (removed in Spark 3): the course's 
 (infra/python/kafka_socket_bridge.py) consumes --topic and writes each message to a
 local socket as one line, `topic/partition/offset<TAB>value`; a receiver task reads
 the socket and cuts what it reads into blocks. Every batch interval, the blocks
-received so far become the batch's RDD, and its job runs: the values are collected
-to the driver and written to --output by a Kafka producer there (a few hundred small
-messages a second; at scale each task would write its own partition).
+received so far become the batch's RDD, and its job runs: the lines are collected
+to the driver (a JVM-only job: no Python worker to start) and their values written to
+--output by a Kafka producer there (fine for thousands of small messages a second; at
+scale each task would write its own partition).
 
 A message waits for the end of its batch interval (half an interval on average),
 then for the batch's job; the bridge and the receiver's blocks add their own hops.
@@ -47,23 +48,21 @@ print(f"Spark UI (the batches, live): {sc.uiWebUrl}")
 bridge = KafkaSocketBridge(args.topic, group_id=args.group or f"{args.output}-bridge",
                            max_messages=args.max_messages).start()
 lines = ssc.socketTextStream(bridge.host, bridge.port, StorageLevel.MEMORY_AND_DISK)
-# The line without its address: the message's value, as the producer wrote it.
-values = lines.map(lambda line: line.partition("\t")[2])
 # acks=1, no waiting for more records (linger 0): each batch's messages go out at once.
 producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, acks=1, linger_ms=0,
                          enable_idempotence=False)
 
 
 def write_batch(batch_time, rdd):
-    """The batch's one output operation: bring its values to the driver, send them,
-    flush, and check each delivery report."""
-    sent = [producer.send(args.output, value.encode()) for value in rdd.collect()]
+    """The batch's one output operation: bring its lines to the driver, send each value
+    (the line without its address) as it came, flush, and check each delivery report."""
+    sent = [producer.send(args.output, line.partition("\t")[2].encode()) for line in rdd.collect()]
     producer.flush()
     for delivery in sent:
         delivery.get(timeout=10)  # raises if the record was not written
 
 
-values.foreachRDD(write_batch)
+lines.foreachRDD(write_batch)
 run = course.stop_stream_when_done(ssc, args, bridge)  # limits and Ctrl-C; loses no line
 ssc.start()
 print(f"ready: copying {args.topic!r} to {args.output!r} in DStream batches of {args.batch_seconds:g} s",

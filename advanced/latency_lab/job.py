@@ -38,13 +38,19 @@ class Job:
         self.relay.start()
 
     def _relay(self, name):
+        behind = 0  # Spark's "Current batch is falling behind", said once, then counted
         for line in self.proc.stdout:
             if line.startswith("error:"):
                 self.error = line.strip()  # said once, by the lab
+            elif "Current batch is falling behind" in line and behind:
+                behind += 1
             elif line.strip() and not line.startswith("WARNING: Using incubator modules"):  # the JVM's
                 print(f"    {name} | {line.rstrip()}", flush=True)
+                behind += "Current batch is falling behind" in line
             if line.startswith("ready:"):
                 self.ready.set()
+        if behind > 1:
+            print(f"    {name} | (and {behind - 1} more batches falling behind)", flush=True)
 
     def wait_ready(self, timeout=300):
         deadline = time.monotonic() + timeout

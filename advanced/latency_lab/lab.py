@@ -48,6 +48,7 @@ parser.add_argument("--pipelines", default=",".join(pipelines.PIPELINES), help="
 parser.add_argument("--rates", default="100,1000,5000", help="input rates, messages/s (100,1000,5000)")
 parser.add_argument("--seconds-per-rate", type=float, default=8, help="seconds at each rate (8)")
 parser.add_argument("--partitions", type=int, default=2, help="partitions of the pipelines' topics (2)")
+parser.add_argument("--job", help="measure this copy job too, after the pipelines (a solution script)")
 parser.add_argument("--output", default=os.path.join(HERE, "output"), help="folder of the plots")
 args = parser.parse_args()
 if args.quick:
@@ -56,16 +57,20 @@ parts, names = args.parts.split(","), args.pipelines.split(",")
 rates = [int(r) for r in args.rates.split(",")]
 if not set(parts) <= {"producers", "pipelines"} or not set(names) <= pipelines.PIPELINES.keys():
     parser.error(f"--parts: producers, pipelines; --pipelines: {', '.join(pipelines.PIPELINES)}")
+jobs = {name: pipelines.PIPELINES[name] for name in names}
+if args.job:  # a job of yours: it takes --topic IN --output OUT and prints "ready: ..."
+    name = os.path.basename(args.job).removesuffix(".py")
+    jobs[name] = (f"your job, {os.path.relpath(args.job, HERE)}", [os.path.abspath(args.job)])
 
 course.check_broker()
-stem = f"latency-lab-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:4]}"
+stem = f"latency-lab-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:4]}"  # the run's topics: stem-...
 admin, topics = AdminClient({"bootstrap.servers": course.KAFKA_SERVER}), []
 checkpoints = tempfile.mkdtemp(prefix="latency_lab-")
 os.makedirs(args.output, exist_ok=True)
 result = {"machine": {"cores": os.cpu_count(), "spark_master": course.SPARK_MASTER,
                       "load_average_1min": round(os.getloadavg()[0], 1)}}
 print(f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (the work of other "
-      f"programs slows every figure); broker {course.KAFKA_SERVER}", flush=True)
+      f"programs slows every figure); broker {course.KAFKA_SERVER}, topics {stem}-*", flush=True)
 
 
 def new_topics(*names, partitions=1):
@@ -99,12 +104,12 @@ try:
               f"{args.seconds_per_rate:g} s each ==", flush=True)
         latencies, summary, rows = {}, {}, []
         header = ["pipeline", "rate/s", "measured", "p50 ms", "p90 ms", "p99 ms", "max ms"]
-        for name in names:
-            what = pipelines.PIPELINES[name][0]
+        for name, (what, job) in jobs.items():
             print(f"\n-- {name}: {what}", flush=True)
             both = new_topics(f"{stem}-{name}-in", f"{stem}-{name}-out", partitions=args.partitions)
-            latencies[name], counts = pipelines.measure(
-                name, both, args.partitions, rates, args.seconds_per_rate, os.path.join(checkpoints, name))
+            checkpoint = os.path.join(checkpoints, name)
+            latencies[name], counts = pipelines.measure(name, job, both, args.partitions, rates,
+                                                        args.seconds_per_rate, checkpoint)
             summary[name] = {rate: pipelines.summary(ms) for rate, ms in latencies[name].items() if ms}
             result.setdefault("pipelines", {})[name] = {"what": what, **counts, "rates": summary[name]}
             rows += [[name, rate, *s.values()] for rate, s in summary[name].items()]

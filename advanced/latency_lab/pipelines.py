@@ -27,7 +27,7 @@ from job import Job
 import course
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PIPELINES = {  # name: (what it is, the job that copies input to output)
+PIPELINES = {  # name: (what it is, the job that copies input to output, if any)
     "direct": ("no Spark: the consumer reads the input topic", None),
     "trigger-0": ("Structured Streaming, processingTime 0", ["structured_copy.py", "--trigger", "0"]),
     "trigger-1s": ("Structured Streaming, processingTime 1 s", ["structured_copy.py", "--trigger", "1"]),
@@ -98,11 +98,13 @@ def summary(ordered):
             "p99_ms": percentile(99), "max_ms": round(ordered[-1], 1)}
 
 
-def measure(name, topics, partitions, rates, seconds, checkpoint):
-    """Run one pipeline: returns ({rate: sorted latencies in ms}, the exactly-once counts)."""
-    script = PIPELINES[name][1]
-    job = script and Job(name, os.path.join(HERE, script[0]), "--topic", topics[0], "--output", topics[1],
-                         *script[1:], *(["--checkpoint", checkpoint] if "structured" in script[0] else []))
+def measure(name, job, topics, partitions, rates, seconds, checkpoint):
+    """Run one pipeline (job: its script and options, or None): returns
+    ({rate: sorted latencies in ms}, the exactly-once counts)."""
+    if job:  # structured_copy.py needs a checkpoint folder: a new one, under `checkpoint`
+        extra = ["--checkpoint", checkpoint] if job[0] == "structured_copy.py" else []
+        job = Job(name, os.path.join(HERE, job[0]), "--topic", topics[0], "--output", topics[1],
+                  *job[1:], *extra)
     arrivals, producer = Arrivals(topics[1] if job else topics[0], partitions), PacedProducer(topics[0])
     try:
         if job:
@@ -121,6 +123,8 @@ def measure(name, topics, partitions, rates, seconds, checkpoint):
             time.sleep(0.1)
     finally:
         if job:
+            print(f"   {len(arrivals.latency_ms)} of {producer.sent} messages arrived: the lab stops the job "
+                  "(Ctrl-C to it)", flush=True)
             job.stop()
         time.sleep(1)  # a message written twice would be here by now
         arrivals.stop()

@@ -24,7 +24,9 @@ def producers(rows, path):
                   [f"acks={acks}\nbatching: {batching}" for acks, batching in configs])
     ax.set_xscale("log")
     ax.set_xlabel("records per second (log scale)")
-    ax.set_title(f"Producers: {rows[0]['records']} records of the same size, one broker")
+    ax.invert_yaxis()  # the first configuration on top
+    records = sorted({r["records"] for r in rows}, reverse=True)
+    ax.set_title(f"Producers: {' or '.join(map(str, records))} records of the same size, one broker")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -63,8 +63,8 @@ if args.real_time:
     if cores < partitions:
         spark.stop()
         sys.exit(f"error: Real-Time Mode needs one core per input partition: topic {args.topic!r} has "
-                 f"{partitions} partitions, SPARK_MASTER={course.SPARK_MASTER} gives {cores} cores. "
-                 f"Fix: SPARK_MASTER=local[{partitions}] (or a topic with at most {cores} partitions)")
+                 f"{partitions} partitions, SPARK_MASTER={course.SPARK_MASTER} gives {cores}. "
+                 f"Fix: SPARK_MASTER=local[{partitions}] (or fewer partitions)")
 print(f"Spark UI (the batches, live): {spark.sparkContext.uiWebUrl}")
 
 records = (
