@@ -1,19 +1,26 @@
 """The lab's pictures, as PNG files (matplotlib): throughput per producer, latency
 distributions per pipeline, and latency against the input rate."""
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no window
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-
 COLORS = {"direct": "tab:gray", "trigger-0": "tab:blue", "trigger-1s": "tab:cyan",
           "real-time": "tab:red", "dstream": "tab:green"}
+
+
+def pyplot():
+    """matplotlib, imported when the first plot is drawn (it takes seconds to import: the
+    lab says "no broker" before that), drawing into files only, no window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def producers(rows, path):
     """records/s of each client, one group of bars per (acks, batching), log scale."""
     configs = list(dict.fromkeys((r["acks"], r["batching"]) for r in rows))
     clients = list(dict.fromkeys(r["client"] for r in rows))
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.5))
     height = 0.8 / len(clients)
     for i, client in enumerate(clients):
@@ -37,6 +44,7 @@ def producers(rows, path):
 def latency_cdf(latencies, path):
     """For each input rate, the share of messages (y) that arrived within x ms, per pipeline."""
     rates = sorted({rate for by_rate in latencies.values() for rate in by_rate})
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(rates), figsize=(5 * len(rates), 4.5), sharey=True, squeeze=False)
     for ax, rate in zip(axes[0], rates, strict=True):
         for name, by_rate in latencies.items():
@@ -58,6 +66,7 @@ def latency_cdf(latencies, path):
 
 def latency_vs_rate(summary, path):
     """p50 (solid) and p99 (dashed) of each pipeline against the input rate."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, by_rate in summary.items():
         rates = sorted(by_rate)
