@@ -5,7 +5,7 @@ Usage:
     bash advanced/latency_lab/run.sh [all|producers|pipelines] [--quick]
         [--records 50000] [--record-size 100]
         [--pipelines direct,trigger-0,trigger-1s,real-time,dstream]
-        [--rates 100,1000,5000] [--seconds-per-rate 8] [--partitions 2]
+        [--rates 100,1000,5000] [--seconds-per-rate 6] [--partitions 2]
 
 Part 1, producers (producers.py): records/s and MiB/s of kafka-python,
 confluent-kafka and Kafka's kafka-producer-perf-test, acks=1 and acks=all, with and
@@ -46,7 +46,7 @@ parser.add_argument("--records", type=int, default=50000, help="records per prod
 parser.add_argument("--record-size", type=int, default=100, help="bytes per record (100)")
 parser.add_argument("--pipelines", default=",".join(pipelines.PIPELINES), help="which pipelines, in order")
 parser.add_argument("--rates", default="100,1000,5000", help="input rates, messages/s (100,1000,5000)")
-parser.add_argument("--seconds-per-rate", type=float, default=8, help="seconds at each rate (8)")
+parser.add_argument("--seconds-per-rate", type=float, default=6, help="seconds at each rate (6)")
 parser.add_argument("--partitions", type=int, default=2, help="partitions of the pipelines' topics (2)")
 parser.add_argument("--job", help="measure this copy job too, after the pipelines (a solution script)")
 parser.add_argument("--output", default=os.path.join(HERE, "output"), help="folder of the plots")
