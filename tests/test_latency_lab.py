@@ -73,7 +73,7 @@ def assert_plots(paths, started):
 
 def test_producers_three_clients_acks_and_batching(kafka_server):
     started = time.time()
-    proc = run_exercise(RUN, "producers", "--records", "2000", timeout=300)
+    proc = run_exercise(RUN, "producers", "--records", "1000", timeout=300)
     assert_clean_output(proc.output)
     got = result(proc.stdout)
     rows = got["producers"]
@@ -81,8 +81,8 @@ def test_producers_three_clients_acks_and_batching(kafka_server):
     assert clients == {"kafka-python", "confluent-kafka", "kafka-producer-perf-test"}, rows
     configs = {(r["acks"], r["batching"]) for r in rows}
     assert len(configs) == 4 and len(rows) == 12, rows  # acks 1 and all, with and without batching
-    for r in rows:  # the same records for every client: 2000 batched, a tenth without batching
-        assert r["records"] == (2000 if r["batching"].startswith("linger") else 200), r
+    for r in rows:  # the same records for every client: 1000 batched, a tenth without batching
+        assert r["records"] == (1000 if r["batching"].startswith("linger") else 100), r
         assert r["records_per_s"] > 0 and r["mib_per_s"] >= 0 and r["wall_seconds"] >= r["seconds"] > 0, r
     assert "pipelines" not in got and got["plots"] == ["advanced/latency_lab/output/producers.png"]
     assert_plots(got["plots"], started)

@@ -34,6 +34,8 @@ PIPELINES = {  # name: (what it is, the job that copies input to output, if any)
     "real-time": ("Structured Streaming, Real-Time Mode", ["structured_copy.py", "--real-time", "5"]),
     "dstream": ("DStream via the socket bridge, 1 s batches", ["dstream_copy.py", "--batch-seconds", "1"]),
 }
+
+
 class Arrivals:
     """A consumer of a topic, in a thread: the latency of each message, keyed by seq."""
 
@@ -92,8 +94,10 @@ class PacedProducer:
 
 def summary(ordered):
     """Count, nearest-rank percentiles and max of an ordered list of latencies (ms)."""
+
     def percentile(q):
         return round(ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))], 1)
+
     return {"count": len(ordered), "p50_ms": percentile(50), "p90_ms": percentile(90),
             "p99_ms": percentile(99), "max_ms": round(ordered[-1], 1)}
 

@@ -28,6 +28,6 @@ prepare_spark_kafka   # venv, Java (Spark and the perf tool), Spark's Kafka conn
 # on port 4040. Another program there (another Spark job?) would take CPU from the
 # measurement, and the lab's jobs would move to another port without a word.
 if [[ "$parts" == *pipelines* ]] && [ "${SPARK_UI:-}" != off ] && port_in_use 4040; then
-  die "port 4040 (the Spark UI of the lab's pipelines) is already taken by $(port_user 4040). Fix: stop that program (another Spark job slows the measurement), or SPARK_UI=off bash $0 ${args[*]:-}"
+  die "port 4040 (the Spark UI of the lab's pipelines) is already taken by $(port_user 4040). Fix: stop that program (another Spark job slows the measurement), or SPARK_UI=off bash $0${1:+ $*}"
 fi
 exec python "$here/lab.py" --parts "$parts" ${args[@]+"${args[@]}"}
