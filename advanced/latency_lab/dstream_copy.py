@@ -1,5 +1,7 @@
-"""Copy a Kafka topic to another with Spark's classic DStream API, in batches of
---batch-seconds (1 s in the lab). The lab (pipelines.py) times every message through it.
+"""Copy a Kafka topic to another with Spark's classic DStream API.
+
+In batches of --batch-seconds (1 s in the lab): the lab (pipelines.py) times every
+message through it.
 
 Usage:
     bash advanced/latency_lab/run.sh pipelines      (the lab starts it)

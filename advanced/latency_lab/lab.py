@@ -1,5 +1,7 @@
-"""The latency lab: how fast can Python write to Kafka, and how long does a message
-take through Spark? Measured side by side, on your machine, in one run.
+"""The latency lab: producers' throughput and pipelines' latency, side by side.
+
+How fast can Python write to Kafka, and how long does a message take through Spark?
+Measured on your machine, in one run.
 
 Usage:
     bash advanced/latency_lab/run.sh [all|producers|pipelines] [--quick]

@@ -23,6 +23,9 @@ case "$part" in
   solution) parts=pipelines; args=(--pipelines direct --job "$here/$script" ${args[@]+"${args[@]}"}) ;;
   *) parts=$part ;;
 esac
+case " ${args[*]-} " in  # the options' help needs no broker, Java or free port
+  *" -h "*|*" --help "*) use_venv; exec python "$here/lab.py" --help ;;
+esac
 prepare_spark_kafka   # venv, Java (Spark and the perf tool), Spark's Kafka connector, a broker
 # The pipelines' Spark jobs show their batches on Spark's web UI, one job after another
 # on port 4040. Another program there (another Spark job?) would take CPU from the

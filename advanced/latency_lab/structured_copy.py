@@ -1,5 +1,7 @@
-"""Copy a Kafka topic to another with Structured Streaming: in micro-batches, or in
-Real-Time Mode. The lab (pipelines.py) times every message through it.
+"""Copy a Kafka topic to another with Structured Streaming, micro-batch or real-time.
+
+In micro-batches, or in Real-Time Mode: the lab (pipelines.py) times every message
+through it.
 
 Usage:
     bash advanced/latency_lab/run.sh pipelines      (the lab starts it, one mode after another)

@@ -1,6 +1,8 @@
-"""Exercise 2's answer: where does a micro-batch's time go? The micro-batch copy of
-structured_copy.py (trigger 0), which prints at its end what Spark reports of every
-micro-batch with data, phase by phase (StreamingQueryProgress.durationMs).
+"""Exercise 2's answer: where does a micro-batch's time go?
+
+The micro-batch copy of structured_copy.py (trigger 0), which prints at its end what
+Spark reports of every micro-batch with data, phase by phase
+(StreamingQueryProgress.durationMs).
 
 Usage:
     bash advanced/latency_lab/run.sh solutions/batch_anatomy.py [--quick]

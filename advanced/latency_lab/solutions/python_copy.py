@@ -1,5 +1,6 @@
-"""Exercise 1's answer: the floor, with a copy. A pipeline of plain Python, no Spark: a
-consumer of --topic that writes each message to --output at once (confluent-kafka).
+"""Exercise 1's answer: the floor, with a copy, in plain Python (no Spark).
+
+A consumer of --topic that writes each message to --output at once (confluent-kafka).
 
 Usage:
     bash advanced/latency_lab/run.sh solutions/python_copy.py [--quick]
