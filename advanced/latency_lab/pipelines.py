@@ -113,11 +113,14 @@ def measure(name, job, topics, partitions, rates, seconds, checkpoint):
     try:
         if job:
             job.wait_ready()
-        deadline = time.monotonic() + 180
-        while not arrivals.latency_ms and time.monotonic() < deadline:  # the warm-up
+        print(f"   warm-up: {rates[0]} messages/s until one comes through ...", flush=True)
+        start = time.monotonic()
+        while not arrivals.latency_ms and time.monotonic() < start + 180:
             producer.send(rates[0], 0.5)
         if not arrivals.latency_ms:
             sys.exit(f"error: no message came through the {name} pipeline in 180 s")
+        print(f"   the first came through after {time.monotonic() - start:.1f} s; 3 s more, then "
+              f"{', '.join(map(str, rates))} messages/s, {seconds:g} s each", flush=True)
         producer.send(rates[0], 3)
         warmup = producer.sent
         phases = {rate: producer.send(rate, seconds) for rate in rates}
