@@ -19,6 +19,9 @@ each exercise script shows its Kafka and Spark calls itself.
                                one) once it has read what the first one read
 - hms(ms), epoch_ms(iso)       times as the scripts print them, and Spark's progress
                                report times in epoch ms
+- stop_on_ctrl_c(), port_user(port)
+                               an Event that Ctrl-C sets (a script that stops itself);
+                               who holds a port, for the "port taken" line
 - KAFKA_CONNECTOR_JARS         Spark's Kafka connector, as setup.sh resolved it
 
 Importing it also points Spark at the course's settings, infra/spark-conf/
@@ -424,3 +427,26 @@ def stop_when_caught_up(query, reference, timeout_s=60):
             print(f"warning: the query {query.name or query.id} did not catch up within {timeout_s} s",
                   file=sys.stderr, flush=True)
     query.stop()
+
+
+def stop_on_ctrl_c():
+    """A threading.Event that Ctrl-C sets, for a script that stops itself gracefully (a
+    second Ctrl-C, more than a second later, exits at once)."""
+    stop = threading.Event()
+    _on_ctrl_c(stop)
+    return stop
+
+
+def port_user(port):
+    """Who listens on this machine's TCP port: "python3 (pid 4242)", or "another program"
+    when `ss` cannot tell (as port_user in infra/common.sh)."""
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    found = re.search(r'users:\(\("([^"]*)",pid=(\d+)', out)
+    return f"{found[1]} (pid {found[2]})" if found else "another program"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The instructor's demo in one command: bash day2/live_dashboard/run.sh demo [OPTIONS]
+#
+# Starts in the background what feeds the dashboard (each in a session of its own, so
+# that Ctrl-C in this terminal reaches only the dashboard; their output goes to
+# day2/live_dashboard/output/demo-*.log):
+#   simple_producer            test-topic, a message every 0.5 s
+#   windowed_sum events        test-topic -> test-windows (Spark), with --demo-late
+#   trendy_prices producer     trendy-topic, a message a second, drifting 5x faster
+#   trendy_prices structured   trendy-topic -> trendy-model (Spark), a micro-batch every 2 s
+#   twitter_cluster producer   tweets, 5 a second
+# then the dashboard in the foreground (OPTIONS go to it, e.g. --port 5007, --seconds 120).
+# When the dashboard stops (Ctrl-C, or --seconds), each job gets a Ctrl-C of its own and
+# stops gracefully (producers flush, Spark finishes its micro-batch); what is still
+# running after 60 s is killed. Nothing is left running.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=../../infra/common.sh
+source "$root/infra/common.sh"
+use_venv
+
+port=5006
+for ((i = 1; i <= $#; i++)); do
+  if [ "${!i}" = --port ]; then j=$((i + 1)); port=${!j:-5006}; fi
+done
+if port_in_use "$port"; then
+  die "port $port (the dashboard) is already taken by $(port_user "$port"). Fix: stop that program, or choose another port: bash day2/live_dashboard/run.sh demo --port $((port + 1))"
+fi
+
+logs="$here/output"
+mkdir -p "$logs"
+pids=() names=()
+start_job() {  # start_job NAME COMMAND...: in the background, in a session of its own
+  local name=$1
+  shift
+  if command -v setsid >/dev/null; then
+    setsid "$@" > "$logs/demo-$name.log" 2>&1 < /dev/null &
+  else
+    "$@" > "$logs/demo-$name.log" 2>&1 < /dev/null &
+  fi
+  pids+=("$!") names+=("$name")
+  printf '  pid %-7s %s\n' "$!" "${*#bash }" | sed "s#$root/##"
+}
+
+stop_jobs() {
+  trap - EXIT
+  trap 'force=1' INT
+  force=0
+  echo "[demo] stopping the jobs it started (Ctrl-C again: kill them at once) ..."
+  for pid in "${pids[@]}"; do kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null || true; done
+  local deadline=$((SECONDS + 60)) left
+  while :; do
+    left=()
+    for i in "${!pids[@]}"; do kill -0 "${pids[$i]}" 2>/dev/null && left+=("${names[$i]}"); done
+    [ ${#left[@]} -eq 0 ] && break
+    if [ "$force" = 1 ] || [ $SECONDS -ge $deadline ]; then
+      echo "[demo] killing what is left: ${left[*]}"
+      for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+      break
+    fi
+    sleep 0.5
+  done
+  wait 2>/dev/null || true
+  echo "[demo] stopped: ${names[*]} (their output: ${logs#"$root"/}/demo-*.log)"
+}
+trap stop_jobs EXIT
+trap ':' INT  # Ctrl-C is the dashboard's to handle; then stop_jobs runs
+
+echo "[demo] starting, in the background:"
+start_job simple_producer bash "$root/day1/simple_producer/run.sh"
+start_job windowed_sum bash "$root/day2/windowed_sum/run.sh" events --demo-late
+start_job trendy_producer bash "$root/day2/trendy_prices/run.sh" producer --interval 1 --time-scale 5
+start_job trendy_learner bash "$root/day2/trendy_prices/run.sh" structured --trigger 2 \
+  --plot "$logs/demo-structured_weights.png"
+start_job tweets bash "$root/day2/twitter_cluster/run.sh" producer
+echo "[demo] their output: ${logs#"$root"/}/demo-*.log; the Spark jobs start in 15-30 s"
+status=0
+python "$here/dashboard.py" "$@" || status=$?
+exit "$status"  # after stop_jobs (the EXIT trap)
