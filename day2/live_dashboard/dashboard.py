@@ -4,7 +4,7 @@ Bokeh server.
 Usage: bash day2/live_dashboard/run.sh [--port 5006] [--group dashboard]
     [--messages-topic test-topic] [--trendy-topic trendy-topic] [--tweets-topic tweets]
     [--windows-topic test-windows] [--model-topic trendy-model]
-    [--starting-offsets latest] [--seconds S] [--max-messages N]
+    [--starting-offsets earliest] [--seconds S] [--max-messages N]
 
 Open http://localhost:5006 in a browser. Four panels move as messages arrive, without
 reloading the page: messages per second on the input topics; the event-time windows
@@ -23,11 +23,12 @@ on the server's thread at its next turn. f streams the new points: source.stream
 rollover=N) sends only them to the browser, and the page keeps the newest N.
 
 Offsets: the consumer commits what it has handed to the pages, after handing it: a
-restarted dashboard resumes there (the rate panel then shows the backlog it reads as a
-spike). A partition the group has never read starts at --starting-offsets: latest
-(only what comes from now on), or earliest (the windows and the model so far, and the
-input topics' whole history in the first second). A malformed message is reported on
-stderr, counted, shown on the page, and skipped. Binds 127.0.0.1 only (--address); only pages
+restarted dashboard resumes there. A partition the group has never read starts at
+--starting-offsets: earliest (the default: the windows and the model so far, and a
+topic made after the dashboard started from its first message), or latest. The rate
+panel counts the messages made in the last 10 s (their Kafka timestamp): a backlog the
+dashboard reads at its start is not a burst of traffic. A malformed message is
+reported on stderr, counted, shown on the page, and skipped. Binds 127.0.0.1 only (--address); only pages
 it serves may open its websocket. A bounded run ends with
 FINAL {"messages": N, "malformed": N, "pages": N}.
 """
@@ -38,6 +39,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 from functools import partial
 
 from bokeh.server.server import Server
@@ -57,8 +59,8 @@ parser.add_argument("--trendy-topic", default="trendy-topic", help="trendy_price
 parser.add_argument("--tweets-topic", default="tweets", help="twitter_cluster's (tweets)")
 parser.add_argument("--windows-topic", default="test-windows", help="windowed_sum's output (test-windows)")
 parser.add_argument("--model-topic", default="trendy-model", help="trendy_prices' output (trendy-model)")
-parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="latest",
-                    help="where the group starts on a partition it has never read (default latest)")
+parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest",
+                    help="where the group starts on a partition it has never read (default earliest)")
 parser.add_argument("--seconds", type=float, help="stop after S seconds")
 parser.add_argument("--max-messages", type=int, help="stop after N messages")
 args = parser.parse_args()
@@ -117,7 +119,7 @@ def consume():
             read_a_second(update := Update(INPUTS), done)
             if consumer.assignment() != assigned:  # a topic came (or went): say what is read from where
                 assigned = consumer.assignment()
-                print("reading " + ", ".join(f"{tp.topic}/{tp.partition} from offset {consumer.position(tp)}"
+                print("reading " + ", ".join(f"{tp.topic}/{tp.partition} (at offset {consumer.position(tp)})"
                                              for tp in sorted(assigned)), flush=True)
             with lock:
                 history.append(update)
@@ -129,6 +131,8 @@ def consume():
                 stop.set()
     except KafkaError as exc:
         print(f"error: the Kafka consumer stopped: {exc!r}", file=sys.stderr, flush=True)
+    except Exception:  # a bug: say where before the page stops
+        traceback.print_exc()
     finally:
         consumer.close(autocommit=False)
         server.io_loop.add_callback(server.io_loop.stop)  # thread-safe: the server stops on its thread
@@ -136,14 +140,14 @@ def consume():
 
 def read_a_second(update, done):
     """Poll for a second (or up to --max-messages); sort what came into the update."""
-    second = time.monotonic() + 1
+    second, recent = time.monotonic() + 1, time.time() * 1000 - 10_000  # made in the last 10 s
     while time.monotonic() < second and stats["messages"] != args.max_messages:
         for records in consumer.poll(timeout_ms=200).values():
             for r in records[:(args.max_messages or sys.maxsize) - stats["messages"]]:
                 stats["messages"] += 1
                 done[TopicPartition(r.topic, r.partition)] = r.offset + 1
-                if r.topic in INPUTS:
-                    update.rate[r.topic][0] += 1  # every message counts in the rate
+                if r.topic in INPUTS and r.timestamp >= recent:
+                    update.rate[r.topic][0] += 1  # malformed or not, a message is traffic
                 try:
                     update.add(ROLE[r.topic], parse(r.value, ROLE[r.topic]), r.timestamp)
                 except ValueError as why:

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The instructor's demo in one command: bash day2/live_dashboard/run.sh demo [OPTIONS]
 #
-# Starts in the background what feeds the dashboard (each in a session of its own, so
-# that Ctrl-C in this terminal reaches only the dashboard; their output goes to
+# Starts in the background what feeds the dashboard (their output goes to
 # day2/live_dashboard/output/demo-*.log):
 #   simple_producer            test-topic, a message every 0.5 s
 #   windowed_sum events        test-topic -> test-windows (Spark), with --demo-late
 #   trendy_prices producer     trendy-topic, a message a second, drifting 5x faster
 #   trendy_prices structured   trendy-topic -> trendy-model (Spark), a micro-batch every 2 s
 #   twitter_cluster producer   tweets, 5 a second
-# then the dashboard in the foreground (OPTIONS go to it, e.g. --port 5007, --seconds 120).
-# When the dashboard stops (Ctrl-C, or --seconds), each job gets a Ctrl-C of its own and
-# stops gracefully (producers flush, Spark finishes its micro-batch); what is still
-# running after 60 s is killed. Nothing is left running.
+# then the dashboard (OPTIONS go to it, e.g. --port 5007, --seconds 120). Each runs in a
+# process group of its own (job control, set -m): Ctrl-C reaches this script, which
+# passes it to the dashboard. When the dashboard has stopped (Ctrl-C, or --seconds),
+# each job gets a Ctrl-C of its own and stops gracefully (producers flush, Spark
+# finishes its micro-batch); what still runs after 60 s is killed. Nothing is left.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -28,19 +28,18 @@ if port_in_use "$port"; then
   die "port $port (the dashboard) is already taken by $(port_user "$port"). Fix: stop that program, or choose another port: bash day2/live_dashboard/run.sh demo --port $((port + 1))"
 fi
 
+python -c 'import course; course.check_broker()'  # no broker: the course's one line, before anything starts
+
 logs="$here/output"
 mkdir -p "$logs"
+set -m  # job control: each background job in a process group of its own, Ctrl-C not ignored
 pids=() names=()
-start_job() {  # start_job NAME COMMAND...: in the background, in a session of its own
+start_job() {  # start_job NAME COMMAND...: in the background, its output to a log
   local name=$1
   shift
-  if command -v setsid >/dev/null; then
-    setsid "$@" > "$logs/demo-$name.log" 2>&1 < /dev/null &
-  else
-    "$@" > "$logs/demo-$name.log" 2>&1 < /dev/null &
-  fi
+  "$@" > "$logs/demo-$name.log" 2>&1 < /dev/null &
   pids+=("$!") names+=("$name")
-  printf '  pid %-7s %s\n' "$!" "${*#bash }" | sed "s#$root/##"
+  printf '  pid %-7s %s\n' "$!" "${*#bash }" | sed "s#$root/##g"
 }
 
 stop_jobs() {
@@ -48,7 +47,7 @@ stop_jobs() {
   trap 'force=1' INT
   force=0
   echo "[demo] stopping the jobs it started (Ctrl-C again: kill them at once) ..."
-  for pid in "${pids[@]}"; do kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
   local deadline=$((SECONDS + 60)) left
   while :; do
     left=()
@@ -56,7 +55,7 @@ stop_jobs() {
     [ ${#left[@]} -eq 0 ] && break
     if [ "$force" = 1 ] || [ $SECONDS -ge $deadline ]; then
       echo "[demo] killing what is left: ${left[*]}"
-      for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+      for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
       break
     fi
     sleep 0.5
@@ -65,7 +64,6 @@ stop_jobs() {
   echo "[demo] stopped: ${names[*]} (their output: ${logs#"$root"/}/demo-*.log)"
 }
 trap stop_jobs EXIT
-trap ':' INT  # Ctrl-C is the dashboard's to handle; then stop_jobs runs
 
 echo "[demo] starting, in the background:"
 start_job simple_producer bash "$root/day1/simple_producer/run.sh"
@@ -75,6 +73,10 @@ start_job trendy_learner bash "$root/day2/trendy_prices/run.sh" structured --tri
   --plot "$logs/demo-structured_weights.png"
 start_job tweets bash "$root/day2/twitter_cluster/run.sh" producer
 echo "[demo] their output: ${logs#"$root"/}/demo-*.log; the Spark jobs start in 15-30 s"
+python "$here/dashboard.py" "$@" < /dev/null &
+dashboard=$!
+trap 'kill -INT "$dashboard" 2>/dev/null || true' INT  # Ctrl-C: the dashboard stops, then the jobs
+while kill -0 "$dashboard" 2>/dev/null; do wait "$dashboard" || true; done
 status=0
-python "$here/dashboard.py" "$@" || status=$?
+wait "$dashboard" || status=$?
 exit "$status"  # after stop_jobs (the EXIT trap)

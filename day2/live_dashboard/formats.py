@@ -74,17 +74,27 @@ def parse(value, role):
     return message
 
 
+MODEL_COLUMNS = ("time", "rmse", "frozen_rmse", *(f"{kind}{i}" for kind in ("true", "learned")
+                                                   for i in range(5)))
+
+
 class Update:
     """What the consumer read in one second: per input topic, how many messages (the
-    rate panel's next point); the windows, watermarks and model updates; malformed ones."""
+    rate panel's next point); the windows and watermarks; the model updates, as the
+    columns of the model panel's data source (x: when each was published); malformed ones."""
 
     def __init__(self, inputs):
         self.rate = {"time": [time.time() * 1000], **{topic: [0] for topic in inputs}}
-        self.windows, self.watermarks, self.model = [], [], []
+        self.windows, self.watermarks = [], []
+        self.model = {column: [] for column in MODEL_COLUMNS}
         self.malformed = collections.Counter()
 
     def add(self, role, message, timestamp):
         if role == "windows":
             (self.watermarks if "watermark" in message else self.windows).append(message)
         elif role == "model":
-            self.model.append({**message, "time": timestamp})
+            row = {"time": timestamp, **{f"{kind}{i}": w for kind in ("true", "learned")
+                                         for i, w in enumerate(message[kind])}}
+            row.update({k: math.nan if message[k] is None else message[k] for k in ("rmse", "frozen_rmse")})
+            for column in MODEL_COLUMNS:
+                self.model[column].append(row[column])

@@ -13,6 +13,7 @@ from bokeh.layouts import column, row
 from bokeh.models import BoxAnnotation, ColumnDataSource, DataRange1d, Div, HoverTool, Label, Span
 from bokeh.palettes import Category10_10 as COLORS
 from bokeh.plotting import figure
+from formats import MODEL_COLUMNS
 
 from course import hms
 
@@ -62,8 +63,8 @@ class Page:
         self.closed = BoxAnnotation(right=0, fill_color="gray", fill_alpha=0.15)
         self.watermark = Span(location=0, dimension="height", line_color="#b00", line_dash="dashed",
                               line_width=2, visible=False)
-        windows.add_layout(self.closed)
-        windows.add_layout(self.watermark)
+        for annotation in (self.closed, self.watermark):
+            windows.add_layout(annotation)
         windows.scatter("x", "y", source=self.dropped, marker="x", size=16, color="#b00", line_width=3)
         self.watermark_label = Label(x=10, y=195, x_units="screen", y_units="screen", text="",
                                      name="watermark", text_font_size="13px", text_color="#b00")
@@ -72,9 +73,7 @@ class Page:
                                         "windows-waiting")
 
         # 3. the trendy_prices model: true against learned weights, and both errors
-        self.model = ColumnDataSource({"time": [], "rmse": [], "frozen_rmse": [],
-                                       **{f"{kind}{i}": [] for kind in ("true", "learned")
-                                          for i in range(WEIGHTS)}}, name="model")
+        self.model = ColumnDataSource({column: [] for column in MODEL_COLUMNS}, name="model")
         weights = _figure(f"Weights ({topics['model']}): true (solid) and learned (dashed)",
                           x_axis_type="datetime")
         for i in range(WEIGHTS):
@@ -127,12 +126,8 @@ class Page:
             self.watermark_label.text = (f"watermark {hms(w['watermark'])} (gray: windows it closed)"
                                          if w["watermark"] else "no watermark yet")
             self.watermark_label.text += f" · late rows dropped: {self.dropped_rows} (x)"
-        if update.model:
-            m = update.model
-            self.model.stream({"time": [u["time"] for u in m], "rmse": [_nan(u["rmse"]) for u in m],
-                               "frozen_rmse": [_nan(u["frozen_rmse"]) for u in m],
-                               **{f"{kind}{i}": [u[kind][i] for u in m] for kind in ("true", "learned")
-                                  for i in range(WEIGHTS)}}, rollover=MODEL_POINTS)
+        if update.model["time"]:
+            self.model.stream(update.model, rollover=MODEL_POINTS)
         if update.malformed:
             self.malformed.update(update.malformed)
             per_topic = ", ".join(f"{t}: {n}" for t, n in sorted(self.malformed.items()))
@@ -154,7 +149,3 @@ class Page:
         self.windows.stream({"start": [w["start"]], "end": [w["end"]], "middle": [w["start"] + span / 2],
                              "width": [span * 0.45], "count": [w["count"]],
                              "label": [f"{hms(w['start'])}-{hms(w['end'])}"]}, rollover=WINDOWS)
-
-
-def _nan(value):
-    return float("nan") if value is None else value
