@@ -11,9 +11,11 @@ The malformed values here are a handful of our own; the course's corpus
 BAD below once it is there: every one of its values must count as malformed.
 """
 
+import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -239,6 +241,15 @@ def test_the_dashboard_in_a_browser(browser, new_topic, produce):
             assert second["points"][source] > first["points"][source], (source, first, second)
         assert sorted(second["windows"]) == [[BASE, 3], [BASE + 5000, 7], [BASE + 10_000, 5],
                                              [BASE + 15_000, 1], [BASE + 20_000, 2]]
+        # Only the pages it serves may open its websocket, and it listens on 127.0.0.1 only.
+        foreign = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        foreign.request("GET", "/ws", headers={
+            "Origin": "http://example.com", "Connection": "Upgrade", "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        assert foreign.getresponse().status == 403
+        if shutil.which("ss"):
+            listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True)
+            assert [line.split()[3] for line in listening.stdout.splitlines()] == [f"127.0.0.1:{port}"]
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
         shot = ROOT / "day2/live_dashboard/output/test-dashboard.png"
@@ -271,5 +282,82 @@ def test_port_taken_is_one_line(kafka_server):
     assert len(errors) == 1 and "Traceback" not in proc.output, proc.output
     assert errors[0].startswith(f"error: port {port} (the dashboard) is already taken by "), errors[0]
     assert f"--port {port + 1}" in errors[0]
-    if subprocess.run(["sh", "-c", "command -v ss"], capture_output=True).returncode == 0:
+    if shutil.which("ss"):
         assert f"(pid {os.getpid()})" in errors[0], errors[0]  # by whom: this test
+
+
+def test_solution_latest_windows(kafka_server, new_topic, produce):
+    topic = new_topic()
+    updates = [(BASE, 1), (BASE + 5000, 2), (BASE, 3), (BASE + 10_000, 1), (BASE + 5000, 4)]
+    values = [window_record(start, count)[1] for start, count in updates]
+    keys = [str(start) for start, _ in updates]
+    produce(topic, [*values, {"watermark": BASE + 4000, "dropped": 0, "batch": 2}, "not a window"],
+            keys=[*keys, "watermark", "oops"])
+    proc = run_exercise(RUN, "solutions/latest_windows.py", "--topic", topic, "--max-messages", 7,
+                        "--seconds", 60)
+    assert_clean_output(proc.output)
+    # One row per key, with the newest value: what a compacted topic would keep.
+    newest = [[BASE, BASE + 10_000, 3], [BASE + 5000, BASE + 15_000, 4], [BASE + 10_000, BASE + 20_000, 1]]
+    assert final(proc.output) == {"messages": 7, "malformed": 1, "windows": newest}
+    assert malformed_reported(proc.output) == [(topic, 0, 6)]
+    assert "7 messages, 3 windows: the newest count of each" in proc.stdout
+
+
+def descendants(roots):
+    """The processes started from these pids, and theirs (Spark's JVM, its Python workers)."""
+    children, table = {}, subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    for line in table.splitlines():
+        pid, ppid = map(int, line.split())
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "\nState:\tZ" not in status.read()  # a zombie has exited
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_the_demo_moves_every_panel_then_leaves_nothing_running(browser):
+    port, group = free_port(), f"dashboard-demo-{uuid.uuid4().hex[:8]}"
+    inputs = ["test-topic", "trendy-topic", "tweets"]
+    with running("demo", "--port", port, "--group", group, "--starting-offsets", "latest",
+                 "--seconds", 600) as proc:
+        url = wait_for("the dashboard's address", lambda: printed(proc, r"Dashboard: (http://localhost:\d+/)"),
+                       timeout=120)[1]
+        jobs = [int(pid) for pid in re.findall(r"^  pid (\d+) ", "".join(proc.lines), re.MULTILINE)]
+        assert len(jobs) == 5, proc.lines
+        browser.get(url)
+        opened = time.monotonic()
+
+        def every_panel_moves():
+            state = page_state(browser, inputs)
+            return state and all(state["rate"][t] > 0 for t in inputs) and all(
+                state["points"][source] > 0 for source in ("windows", "model")) and state
+
+        wait_for("every panel to move (the Spark jobs start on a busy machine too)", every_panel_moves,
+                 timeout=300)
+        print(f"every panel moved {time.monotonic() - opened:.0f} s after the page was opened")
+        time.sleep(10)  # a few more points, for the picture
+        shot = ROOT / "day2/live_dashboard/output/dashboard.png"
+        shot.parent.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == PNG
+        started = descendants(jobs)  # the producers, the Spark drivers, their JVMs and workers
+        assert len(started) > len(jobs)
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "[demo] stopped: simple_producer windowed_sum trendy_producer trendy_learner tweets" in proc.output
+    left = sorted(pid for pid in started if alive(pid))
+    assert not left, subprocess.run(["ps", "-o", "pid,args", "-p", ",".join(map(str, left))],
+                                    capture_output=True, text=True).stdout
+    for log in ("simple_producer", "trendy_producer", "tweets"):  # each producer flushed and said so
+        text = (ROOT / f"day2/live_dashboard/output/demo-{log}.log").read_text()
+        assert final(text)["failed"] == 0, text[-2000:]

@@ -42,20 +42,27 @@ start_job() {  # start_job NAME COMMAND...: in the background, its output to a l
   printf '  pid %-7s %s\n' "$!" "${*#bash }" | sed "s#$root/##g"
 }
 
+tree() {  # tree PID: the pid and its descendants (a Spark job's JVM and Python workers)
+  local child
+  echo "$1"
+  for child in $(pgrep -P "$1" 2>/dev/null); do tree "$child"; done
+}
+running() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]; }  # a zombie has exited
 stop_jobs() {
   trap - EXIT
   trap 'force=1' INT
   force=0
   echo "[demo] stopping the jobs it started (Ctrl-C again: kill them at once) ..."
+  local all=() deadline=$((SECONDS + 60)) left pid
+  for pid in "${pids[@]}"; do mapfile -t -O "${#all[@]}" all < <(tree "$pid"); done
   for pid in "${pids[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
-  local deadline=$((SECONDS + 60)) left
-  while :; do
+  while :; do  # until every process of theirs has exited (Spark's JVM a moment after its driver)
     left=()
-    for i in "${!pids[@]}"; do kill -0 "${pids[$i]}" 2>/dev/null && left+=("${names[$i]}"); done
+    for pid in "${all[@]}"; do running "$pid" && left+=("$pid"); done
     [ ${#left[@]} -eq 0 ] && break
     if [ "$force" = 1 ] || [ $SECONDS -ge $deadline ]; then
-      echo "[demo] killing what is left: ${left[*]}"
-      for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+      echo "[demo] killing what is left: pids ${left[*]}"
+      kill -KILL "${left[@]}" 2>/dev/null || true
       break
     fi
     sleep 0.5

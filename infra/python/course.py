@@ -426,6 +426,9 @@ def stop_when_caught_up(query, reference, timeout_s=60):
         elif query.isActive:
             print(f"warning: the query {query.name or query.id} did not catch up within {timeout_s} s",
                   file=sys.stderr, flush=True)
+    # Not in the middle of a micro-batch: stopping there cancels its Spark job (with errors).
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline + 30:
+        time.sleep(0.1)
     query.stop()
 
 
