@@ -51,7 +51,7 @@ def browser():
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run",
+                 "--no-first-run", "--window-size=1400,900",
                  f"--user-data-dir={tempfile.mkdtemp(prefix='bench-browser-')}"):
         options.add_argument(flag)
     options.binary_location = "/usr/bin/chromium"

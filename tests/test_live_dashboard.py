@@ -223,8 +223,9 @@ def test_the_dashboard_in_a_browser(browser, new_topic, produce):
                     and f"malformed messages: {bad}<" in state["malformed"])
 
         sent_so_far = sent
+        # Three model updates, and a gap before batch 1 (a new run of the learner): 4 points.
         first = wait_for("every panel to show round 1",
-                         lambda: (s := page_state(browser, inputs)) and has(s, 4, 3, bad) and s)
+                         lambda: (s := page_state(browser, inputs)) and has(s, 4, 4, bad) and s)
         # The windows' counts are the newest the topic holds for each window (a patch, not a new bar).
         assert sorted(first["windows"]) == [[BASE, 3], [BASE + 5000, 7], [BASE + 10_000, 4],
                                             [BASE + 15_000, 1]]
@@ -235,7 +236,7 @@ def test_the_dashboard_in_a_browser(browser, new_topic, produce):
         sent_so_far = {role: sent[role] + more[role] for role in ROLES}
         bad_total = sum(len(v) for v in BAD.values())
         second = wait_for("every panel to grow",
-                          lambda: (s := page_state(browser, inputs)) and has(s, 5, 5, bad_total) and s)
+                          lambda: (s := page_state(browser, inputs)) and has(s, 5, 6, bad_total) and s)
         assert second["not_reloaded"], "the page reloaded"
         for source in ("rate", "windows", "model"):
             assert second["points"][source] > first["points"][source], (source, first, second)
@@ -255,6 +256,18 @@ def test_the_dashboard_in_a_browser(browser, new_topic, produce):
         shot = ROOT / "day2/live_dashboard/output/test-dashboard.png"
         shot.parent.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == PNG
+
+        # The tab goes away while messages flow: Bokeh destroys its document (within
+        # seconds), and the dashboard goes on without it.
+        browser.get("about:blank")
+        late = [{"time": int(time.time() * 1000), "msg": "after the tab"} for _ in range(20)]
+        for value in late:
+            producer.send(topics["messages"], json.dumps(value).encode())
+            producer.flush()
+            time.sleep(0.5)
+        sent_so_far["messages"] = sent_so_far["messages"] + late
+        wait_for("the dashboard to read them, still running", lambda: proc.poll() is None
+                 and committed_offset(group, topics["messages"]) == len(sent_so_far["messages"]), timeout=60)
     producer.close()
 
     assert proc.returncode == 0, proc.output[-3000:]
@@ -265,10 +278,16 @@ def test_the_dashboard_in_a_browser(browser, new_topic, produce):
     reported = malformed_reported(proc.output)
     assert len(reported) == bad_total and {t for t, _, _ in reported} == set(topics.values())
     # The group committed what the page got: everything, on every topic.
-    reader = KafkaConsumer(bootstrap_servers=KAFKA_SERVER, group_id=group, enable_auto_commit=False)
-    committed = {topics[role]: reader.committed(TopicPartition(topics[role], 0)) for role in ROLES}
-    reader.close()
+    committed = {topics[role]: committed_offset(group, topics[role]) for role in ROLES}
     assert committed == {topics[role]: len(sent_so_far[role]) for role in ROLES}
+
+
+def committed_offset(group, topic):
+    reader = KafkaConsumer(bootstrap_servers=KAFKA_SERVER, group_id=group, enable_auto_commit=False)
+    try:
+        return reader.committed(TopicPartition(topic, 0))
+    finally:
+        reader.close()
 
 
 def test_port_taken_is_one_line(kafka_server):

@@ -108,7 +108,8 @@ def make_page(doc):
 
 def forget(page):
     with lock:
-        pages.remove(page)
+        if page in pages:
+            pages.remove(page)
 
 
 def consume():
@@ -123,8 +124,11 @@ def consume():
                                              for tp in sorted(assigned)), flush=True)
             with lock:
                 history.append(update)
-                for page in pages:  # Bokeh's one thread-safe call: the page changes on its thread
-                    page.doc.add_next_tick_callback(partial(page.apply, update))
+                for page in list(pages):  # Bokeh's one thread-safe call: the page changes on its thread
+                    try:
+                        page.doc.add_next_tick_callback(partial(page.apply, update))
+                    except (AttributeError, RuntimeError):  # its tab was closed: Bokeh destroyed its document
+                        pages.remove(page)
             if done:  # handed to the pages: the group resumes after them
                 consumer.commit({tp: OffsetAndMetadata(offset) for tp, offset in done.items()})
             if stats["messages"] == args.max_messages or time.monotonic() - start >= (args.seconds or 1e12):
@@ -158,7 +162,8 @@ def read_a_second(update, done):
 
 try:  # the Bokeh server, on this machine only; its websocket only for pages it served
     server = Server({"/": make_page}, address=args.address, port=args.port,
-                    allow_websocket_origin=[f"localhost:{args.port}", f"127.0.0.1:{args.port}"])
+                    allow_websocket_origin=[f"localhost:{args.port}", f"127.0.0.1:{args.port}"],
+                    check_unused_sessions_milliseconds=2000, unused_session_lifetime_milliseconds=5000)
 except OSError:
     sys.exit(f"error: port {args.port} (the dashboard) is already taken by {course.port_user(args.port)}. "
              f"Fix: stop that program, or choose another port: --port {args.port + 1}")

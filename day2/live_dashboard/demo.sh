@@ -4,7 +4,7 @@
 # Starts in the background what feeds the dashboard (their output goes to
 # day2/live_dashboard/output/demo-*.log):
 #   simple_producer            test-topic, a message every 0.5 s
-#   windowed_sum events        test-topic -> test-windows (Spark), with --demo-late
+#   windowed_sum events        test-topic -> test-windows (Spark), a micro-batch every 2 s, --demo-late
 #   trendy_prices producer     trendy-topic, a message a second, drifting 5x faster
 #   trendy_prices structured   trendy-topic -> trendy-model (Spark), a micro-batch every 2 s
 #   twitter_cluster producer   tweets, 5 a second
@@ -12,7 +12,7 @@
 # process group of its own (job control, set -m): Ctrl-C reaches this script, which
 # passes it to the dashboard. When the dashboard has stopped (Ctrl-C, or --seconds),
 # each job gets a Ctrl-C of its own and stops gracefully (producers flush, Spark
-# finishes its micro-batch); what still runs after 60 s is killed. Nothing is left.
+# finishes its micro-batch); what still runs after 120 s is killed. Nothing is left.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -53,8 +53,8 @@ stop_jobs() {
   trap 'force=1' INT
   force=0
   echo "[demo] stopping the jobs it started (Ctrl-C again: kill them at once) ..."
-  local all=() deadline=$((SECONDS + 60)) left pid
-  for pid in "${pids[@]}"; do mapfile -t -O "${#all[@]}" all < <(tree "$pid"); done
+  local all=() deadline=$((SECONDS + 120)) left pid child
+  for pid in "${pids[@]}"; do while read -r child; do all+=("$child"); done < <(tree "$pid"); done
   for pid in "${pids[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
   while :; do  # until every process of theirs has exited (Spark's JVM a moment after its driver)
     left=()
@@ -71,15 +71,16 @@ stop_jobs() {
   echo "[demo] stopped: ${names[*]} (their output: ${logs#"$root"/}/demo-*.log)"
 }
 trap stop_jobs EXIT
+trap 'exit 143' TERM HUP  # a closed terminal stops the jobs too
 
 echo "[demo] starting, in the background:"
 start_job simple_producer bash "$root/day1/simple_producer/run.sh"
-start_job windowed_sum bash "$root/day2/windowed_sum/run.sh" events --demo-late
+start_job windowed_sum bash "$root/day2/windowed_sum/run.sh" events --trigger 2 --demo-late
 start_job trendy_producer bash "$root/day2/trendy_prices/run.sh" producer --interval 1 --time-scale 5
 start_job trendy_learner bash "$root/day2/trendy_prices/run.sh" structured --trigger 2 \
   --plot "$logs/demo-structured_weights.png"
 start_job tweets bash "$root/day2/twitter_cluster/run.sh" producer
-echo "[demo] their output: ${logs#"$root"/}/demo-*.log; the Spark jobs start in 15-30 s"
+echo "[demo] their output: ${logs#"$root"/}/demo-*.log; the Spark panels fill once their jobs have started"
 python "$here/dashboard.py" "$@" < /dev/null &
 dashboard=$!
 trap 'kill -INT "$dashboard" 2>/dev/null || true' INT  # Ctrl-C: the dashboard stops, then the jobs

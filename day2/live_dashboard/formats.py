@@ -96,5 +96,8 @@ class Update:
             row = {"time": timestamp, **{f"{kind}{i}": w for kind in ("true", "learned")
                                          for i, w in enumerate(message[kind])}}
             row.update({k: math.nan if message[k] is None else message[k] for k in ("rmse", "frozen_rmse")})
+            if message["batch"] == 1:  # a new run of the learner: a gap (NaN) before its first point
+                for column in MODEL_COLUMNS:
+                    self.model[column].append(timestamp if column == "time" else math.nan)
             for column in MODEL_COLUMNS:
                 self.model[column].append(row[column])

@@ -18,19 +18,22 @@ from formats import MODEL_COLUMNS
 from course import hms
 
 RATE_POINTS, WINDOWS, MODEL_POINTS = 300, 120, 500  # rollover: what each panel keeps
-WEIGHTS = 5
 
 
-def _figure(title, **options):
-    fig = figure(title=title, height=300, sizing_mode="stretch_width", toolbar_location=None, **options)
+def _figure(title, follow=None, **options):
+    """A figure for the projector. follow=S: its time axis shows the newest S seconds, and follows them."""
+    if follow:
+        options["x_range"] = DataRange1d(follow="end", follow_interval=follow * 1000, range_padding=2000,
+                                         range_padding_units="absolute")
+    fig = figure(title=title, height=300, sizing_mode="stretch_width", toolbar_location=None,
+                 x_axis_type="datetime", **options)
     fig.title.text_font_size = "15px"
     return fig
 
 
 def _waiting(fig, text, name):
-    label = Label(x=10, y=10, x_units="screen", y_units="screen", text=text, name=name,
-                  text_font_size="14px", text_color="#b00", background_fill_color="white")
-    fig.add_layout(label)
+    fig.add_layout(label := Label(x=10, y=10, x_units="screen", y_units="screen", text=text, name=name,
+                                  text_font_size="14px", text_color="#b00", background_fill_color="white"))
     return label
 
 
@@ -45,7 +48,7 @@ class Page:
 
         # 1. messages per second on the input topics: the stream's heartbeat
         self.rate = ColumnDataSource({"time": [], **{t: [] for t in self.inputs}}, name="rate")
-        rate = _figure("Messages per second, per input topic", x_axis_type="datetime")
+        rate = _figure("Messages per second, per input topic")
         for topic, color in zip(self.inputs, COLORS, strict=False):
             rate.line("time", topic, source=self.rate, color=color, line_width=2, legend_label=topic)
         rate.legend.location = "top_left"
@@ -55,10 +58,9 @@ class Page:
         self.windows = ColumnDataSource({k: [] for k in ("start", "end", "middle", "width", "count",
                                                          "label")}, name="windows")
         self.dropped = ColumnDataSource({"x": [], "y": [], "text": []}, name="dropped")
-        windows = _figure(f"Event-time windows ({topics['windows']}): messages per window",
-                          x_axis_type="datetime", x_range=DataRange1d(follow="end", follow_interval=120_000))
+        windows = _figure(f"Event-time windows ({topics['windows']}): messages per window", follow=120,
+                          y_range=DataRange1d(start=0, range_padding=0.3))  # room for the watermark
         bars = windows.vbar("middle", top="count", width="width", source=self.windows, color=COLORS[0])
-        windows.x_range.renderers = [bars]
         windows.add_tools(HoverTool(renderers=[bars], tooltips=[("window", "@label"), ("count", "@count")]))
         self.closed = BoxAnnotation(right=0, fill_color="gray", fill_alpha=0.15)
         self.watermark = Span(location=0, dimension="height", line_color="#b00", line_dash="dashed",
@@ -67,21 +69,20 @@ class Page:
             windows.add_layout(annotation)
         windows.scatter("x", "y", source=self.dropped, marker="x", size=16, color="#b00", line_width=3)
         self.watermark_label = Label(x=10, y=195, x_units="screen", y_units="screen", text="",
-                                     name="watermark", text_font_size="13px", text_color="#b00")
+                                     name="watermark", text_font_size="13px", text_color="#b00",
+                                     background_fill_color="white", background_fill_alpha=0.8)
         windows.add_layout(self.watermark_label)
         self.windows_waiting = _waiting(windows, f"waiting for {topics['windows']}: {hints['windows']}",
                                         "windows-waiting")
 
         # 3. the trendy_prices model: true against learned weights, and both errors
         self.model = ColumnDataSource({column: [] for column in MODEL_COLUMNS}, name="model")
-        weights = _figure(f"Weights ({topics['model']}): true (solid) and learned (dashed)",
-                          x_axis_type="datetime")
-        for i in range(WEIGHTS):
+        weights = _figure(f"Weights ({topics['model']}): true (solid) and learned (dashed)", follow=300)
+        for i in range(5):  # the model's five weights
             weights.line("time", f"true{i}", source=self.model, color=COLORS[i], line_width=2)
             weights.line("time", f"learned{i}", source=self.model, color=COLORS[i], line_width=2,
                          line_dash="dashed")
-        errors = _figure("Prediction error (RMSE): learning model and frozen model",
-                         x_axis_type="datetime", x_range=weights.x_range)
+        errors = _figure("Prediction error (RMSE): learning model and frozen model", x_range=weights.x_range)
         errors.line("time", "rmse", source=self.model, color=COLORS[0], line_width=2,
                     legend_label="learning on the stream")
         errors.line("time", "frozen_rmse", source=self.model, color=COLORS[3], line_width=2,
