@@ -103,13 +103,6 @@ def make_page(doc):
             page.apply(update)
         pages.append(page)
         stats["pages"] += 1
-    doc.on_session_destroyed(lambda context: forget(page))  # the tab was closed
-
-
-def forget(page):
-    with lock:
-        if page in pages:
-            pages.remove(page)
 
 
 def consume():
@@ -124,13 +117,15 @@ def consume():
                                              for tp in sorted(assigned)), flush=True)
             with lock:
                 history.append(update)
-                for page in list(pages):  # Bokeh's one thread-safe call: the page changes on its thread
-                    try:
+                for page in list(pages):
+                    try:  # Bokeh's one thread-safe call: the page changes on the server's thread
                         page.doc.add_next_tick_callback(partial(page.apply, update))
                     except (AttributeError, RuntimeError):  # its tab was closed: Bokeh destroyed its document
                         pages.remove(page)
-            if done:  # handed to the pages: the group resumes after them
+            try:  # handed to the pages: the group resumes after them
                 consumer.commit({tp: OffsetAndMetadata(offset) for tp, offset in done.items()})
+            except KafkaError as exc:  # say, the group rebalances as a new topic appears: next second
+                print(f"warning: offsets not committed yet ({exc!r})", file=sys.stderr, flush=True)
             if stats["messages"] == args.max_messages or time.monotonic() - start >= (args.seconds or 1e12):
                 stop.set()
     except KafkaError as exc:
