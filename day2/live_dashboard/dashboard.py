@@ -35,6 +35,7 @@ FINAL {"messages": N, "malformed": N, "pages": N}.
 
 import argparse
 import collections
+import logging
 import re
 import sys
 import threading
@@ -93,6 +94,8 @@ consumer.subscribe(pattern="^(" + "|".join(re.escape(topic) for topic in TOPICS.
 pages, history, lock = [], collections.deque(maxlen=600), threading.Lock()  # history: the last 600 s
 stats = {"messages": 0, "malformed": 0, "pages": 0}
 stop = course.stop_on_ctrl_c()  # an Event: Ctrl-C sets it (a second Ctrl-C exits at once)
+# A closed tab's last updates fail to send until Bokeh frees its document: not worth a line each.
+logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
 
 
 def make_page(doc):
