@@ -182,3 +182,30 @@ def produce(kafka_server):
 
     yield send
     producer.close()
+
+
+def read_records(topic, timeout=30):
+    """Every record of a topic, from its beginning to its end as it is now, as
+    (key, value) pairs, the value JSON-parsed (a job's output topic, once it is done)."""
+    consumer = KafkaConsumer(bootstrap_servers=KAFKA_SERVER, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    assert partitions, f"no topic {topic}"
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    ends, records = consumer.end_offsets(partitions), []
+    deadline = time.monotonic() + timeout
+    while any(consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records += [(r.key.decode() if r.key is not None else None, json.loads(r.value)) for r in batch]
+    consumer.close()
+    return records
+
+
+def delete_topics(*topics):
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA_SERVER)
+    try:
+        admin.delete_topics(list(topics))
+    except Exception:  # already gone, or never made
+        pass
+    finally:
+        admin.close()

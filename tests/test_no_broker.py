@@ -24,6 +24,8 @@ KAFKA_COMMANDS = [
     ("day2/trendy_prices/run.sh", "dstream"),
     ("day2/twitter_cluster/run.sh", "producer"),
     ("day2/twitter_cluster/run.sh", "streaming-kmeans"),
+    ("day2/live_dashboard/run.sh",),
+    ("day2/live_dashboard/run.sh", "demo"),
     ("advanced/exactly_once/run.sh",),
     ("advanced/spark_cluster/run.sh",),
 ]

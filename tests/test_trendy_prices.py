@@ -20,9 +20,11 @@ from conftest import (
     KAFKA_SERVER,
     ROOT,
     assert_clean_output,
+    delete_topics,
     final,
     json_lines,
     malformed_reported,
+    read_records,
     run_exercise,
 )
 
@@ -162,6 +164,19 @@ def test_structured_streaming_tracks_the_drift(drifting, tmp_path):
                        "--json", "--plot", plot)
     result = check_tracking(run, plot, bad, min_updates=9)
     assert result["messages"] == len(BAD) + COUNT
+
+    # Each model update went back into Kafka, once, as printed: learned and true weights,
+    # the learner's and the frozen model's errors.
+    output = f"{topic}-model"  # the default output topic
+    try:
+        records = read_records(output)
+    finally:
+        delete_topics(output)
+    batches = [line for line in json_lines(run.stdout) if "batch" in line]
+    assert [value for _, value in records] == batches
+    assert result["published"] == result["updates"] == len(records)
+    published = re.findall(rf"^  published to {output}/0/(\d+)$", run.stdout, re.MULTILINE)
+    assert list(map(int, published)) == list(range(len(records)))
 
 
 def test_solution_weighted_least_squares(drifting, tmp_path):

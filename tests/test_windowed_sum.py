@@ -1,10 +1,20 @@
 """day2/windowed_sum: the DStream window + union example (lastTwoSum), the
 Structured Streaming event-time windows with a watermark, where a late event is
-dropped, and the two worked solutions (reduceByKeyAndWindow, append mode)."""
+dropped, the same windows written back to Kafka by Spark's Kafka sink, and the two
+worked solutions (reduceByKeyAndWindow, append mode)."""
 
 import re
+import shutil
 
-from conftest import assert_clean_output, final, malformed_reported, run_exercise
+from conftest import (
+    ROOT,
+    assert_clean_output,
+    delete_topics,
+    final,
+    malformed_reported,
+    read_records,
+    run_exercise,
+)
 
 RUN = "day2/windowed_sum/run.sh"
 BASE = 1_704_067_200_000  # 2024-01-01 00:00:00 UTC, a multiple of the 5 s slide
@@ -81,6 +91,25 @@ def test_event_time_windows_and_a_late_event(new_topic, produce):
     assert result["messages"] == len(SECONDS) + 2  # on-time events, the bad one, the late one
     assert result["malformed"] == 1 and malformed_reported(proc.output) == [bad]
     assert result["batches"] >= 2
+
+    # The same windows went back into Kafka (Spark's Kafka sink): keyed by their start,
+    # the newest message of each key holds the window's count, every count exact.
+    output = f"{topic}-windows"  # the default output topic
+    try:
+        records = read_records(output)
+    finally:
+        delete_topics(output)
+        shutil.rmtree(ROOT / "day2/windowed_sum/checkpoints" / output, ignore_errors=True)
+    newest = {}
+    for key, value in records:
+        if key != "watermark":
+            assert key == str(value["start"]) and value["end"] - value["start"] == 10_000, (key, value)
+            newest[value["start"], value["end"]] = value["count"]
+    assert newest == expected_windows(SECONDS)
+    # ... and the job's watermark after each micro-batch, with the rows dropped as late
+    progress = [value for key, value in records if key == "watermark"]
+    assert sum(p["dropped"] for p in progress) == 2
+    assert progress[-1]["watermark"] == BASE + max(SECONDS) * 1000 - 10_000  # newest event - 10 s
 
 
 def test_solution_append_mode(new_topic, produce):

@@ -3,7 +3,8 @@ while the true weights drift.
 
 Usage: bash day2/trendy_prices/run.sh structured [--topic trendy-topic]
     [--starting-offsets latest] [--trigger 5] [--max-per-batch N] [--step 1.5]
-    [--iterations 20] [--plot PATH] [--json] [--seconds S] [--max-messages N] [--batches N]
+    [--iterations 20] [--output-topic trendy-model] [--plot PATH] [--json]
+    [--seconds S] [--max-messages N] [--batches N]
 
 Spark's Kafka source reads trendy-topic in micro-batches; foreachBatch hands each
 micro-batch to a Python function on the driver, which
@@ -19,17 +20,25 @@ dstream_regression.py). Because every batch moves the weights toward the newest
 data, the model follows the drift; a model trained once does not.
 
 Each batch prints the learned weights, the true weights and the prediction error;
-at the end a PNG plot of true against learned weights over time (--plot). A
-bounded run ends with FINAL {"messages", "malformed", "batches", "updates",
-"mean_rmse", "mean_frozen_rmse", ...}. Start the producer too:
-bash day2/trendy_prices/run.sh producer
+at the end a PNG plot of true against learned weights over time (--plot).
+
+Results flow back into Kafka: after each batch the function also publishes the
+model's state, as JSON {"batch", "t", "learned", "true", "rmse", "frozen_rmse", ...},
+to --output-topic (default: the topic's name without "-topic", plus "-model":
+trendy-model), with a delivery report (`published to trendy-model/0/7`), flushed
+before the batch ends. A bounded run ends with FINAL {"messages", "malformed",
+"batches", "updates", "published", "mean_rmse", "mean_frozen_rmse", ...}. Start the
+producer too: bash day2/trendy_prices/run.sh producer
 """
 
 import argparse
+import json
 import os
+import sys
 
 import numpy as np
 from drift_report import DriftReport
+from kafka import KafkaProducer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -43,6 +52,7 @@ parser.add_argument("--trigger", type=float, default=5.0, help="seconds between 
 parser.add_argument("--max-per-batch", type=int, help="at most N messages per micro-batch")
 parser.add_argument("--step", type=float, default=2.0, help="gradient step size (2.0)")
 parser.add_argument("--iterations", type=int, default=10, help="gradient steps per batch (10)")
+parser.add_argument("--output-topic", help="where the model's state goes (default trendy-model)")
 parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "output",
                                                    "structured_weights.png"),
                     help="where to write the PNG plot (output/structured_weights.png)")
@@ -51,6 +61,7 @@ parser.add_argument("--seconds", type=float, help="stop after S seconds")
 parser.add_argument("--max-messages", type=int, help="stop after N messages")
 parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
 args = parser.parse_args()
+args.output_topic = args.output_topic or args.topic.removesuffix("-topic") + "-model"
 
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
 spark = (
@@ -79,6 +90,20 @@ messages = records.load().select("topic", "partition", "offset",
 weights = np.zeros(5)  # the model: its state between micro-batches
 report = DriftReport(json_lines=args.json)
 malformed = 0
+# Results flow back into Kafka: the model's state after each batch, for other services.
+producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER,
+                         value_serializer=lambda value: json.dumps(value).encode("utf-8"))
+published = {"delivered": 0, "failed": 0}
+
+
+def delivered(metadata):  # the broker has the update: it has an address
+    published["delivered"] += 1
+    print(f"  published to {metadata.topic}/{metadata.partition}/{metadata.offset}", flush=True)
+
+
+def failed(exc):
+    published["failed"] += 1
+    print(f"  publishing the model failed: {exc!r}", file=sys.stderr, flush=True)
 
 
 def well_formed(m):
@@ -113,6 +138,9 @@ def learn(batch, batch_id):
         weights = sgd(weights, np.array([x for x, _ in known]), np.array([y for _, y in known]))
     if good:  # 2. predict the rows without a label (the report scores the predictions)
         report.batch(good, weights, lambda X: X @ weights)
+        # 3. publish the model's state: learned and true weights, both errors
+        producer.send(args.output_topic, report.history[-1]).add_callback(delivered).add_errback(failed)
+        producer.flush()  # the batch is done once its update is delivered
 
 
 query = (
@@ -125,5 +153,6 @@ print(f"Learning from {args.topic!r}, a micro-batch every {args.trigger:g} s "
 run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
 query.awaitTermination()
 run.malformed = malformed  # reported by learn(), which sees each message's address
-report.finish(run, args.plot)
+producer.close()
+report.finish(run, args.plot, published=published["delivered"])
 spark.stop()

@@ -2,7 +2,7 @@
 
 Usage: bash day2/windowed_sum/run.sh events [--topic test-topic] [--starting-offsets latest]
     [--window 10] [--slide 5] [--watermark 10] [--demo-late] [--trigger 0]
-    [--max-per-batch N] [--seconds S] [--max-messages N] [--batches N]
+    [--output-topic test-windows] [--max-per-batch N] [--seconds S] [--max-messages N] [--batches N]
 
 The Structured Streaming counterpart of the DStream window example. A DStream
 window groups what *arrived* in the last seconds (processing time); here a window
@@ -22,14 +22,21 @@ and how many rows it dropped as too late.
 --demo-late shows it: once the first messages are counted, the job itself sends
 one event an hour older than the newest one seen; the next micro-batch drops it.
 
+Results flow back into Kafka: a second query writes every updated window to
+--output-topic (default: the topic's name without "-topic", plus "-windows":
+test-windows) with Spark's own Kafka sink, as JSON {"start", "end", "count"} keyed
+by the window's start: the newest message of a key is that window's count. Its
+checkpoint, checkpoints/<output topic> here, makes it resume where it stopped. After
+each micro-batch the job adds {"watermark", "dropped", "batch"} (keyed "watermark").
+
 A bounded run ends with FINAL {"messages", "malformed", "batches", "windows":
 [[start, end, count], ...] (epoch ms), "dropped_late_rows", "late_event_time"}.
 """
 
 import argparse
 import json
+import os
 import time
-from datetime import datetime
 
 from kafka import KafkaProducer
 from pyspark.sql import SparkSession
@@ -37,6 +44,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 import course
+from course import epoch_ms, hms
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--topic", default="test-topic", help="Kafka topic (default test-topic)")
@@ -50,19 +58,14 @@ parser.add_argument("--demo-late", action="store_true",
                     help="after the first counted messages, send an event 1 hour too old")
 parser.add_argument("--trigger", type=float, default=0,
                     help="seconds between micro-batches (default 0: as soon as data arrives)")
+parser.add_argument("--output-topic", help="where the windows go (default test-windows for test-topic)")
 parser.add_argument("--max-per-batch", type=int, help="at most N messages per micro-batch")
 parser.add_argument("--seconds", type=float, help="stop after S seconds")
 parser.add_argument("--max-messages", type=int, help="stop after N messages")
 parser.add_argument("--batches", type=int, help="stop after N micro-batches with data")
 args = parser.parse_args()
-
-
-def hms(ms):
-    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
-
-
-def epoch_ms(iso):  # Spark's progress reports times as "2024-01-01T00:00:41.000Z"
-    return int(datetime.fromisoformat(iso).timestamp() * 1000)
+args.output_topic = args.output_topic or args.topic.removesuffix("-topic") + "-windows"
+checkpoint = os.path.join(os.path.dirname(__file__), "checkpoints", args.output_topic)
 
 
 course.check_broker()  # Spark's Kafka source would wait for a broker for ever, silently
@@ -118,6 +121,8 @@ def show(batch, batch_id):
 
 
 late = {"dropped": 0, "time": None, "batch": -1}
+# The job's own producer: the late event of --demo-late, and the watermark for readers.
+results = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER)
 
 
 class WatermarkReport(StreamingQueryListener):
@@ -126,6 +131,8 @@ class WatermarkReport(StreamingQueryListener):
 
     def onQueryProgress(self, event):
         p = event.progress
+        if p.name:  # the Kafka sink's query: the console query reports for both
+            return
         dropped = sum(op.numRowsDroppedByWatermark for op in p.stateOperators)
         late["dropped"] += dropped
         late["batch"] = p.batchId
@@ -134,12 +141,12 @@ class WatermarkReport(StreamingQueryListener):
             print(f"    batch {p.batchId} ran with watermark {hms(watermark) if watermark else 'none yet'}"
                   + (f", DROPPED {dropped} late rows (one per window of a late event)"
                      if dropped else ""), flush=True)
+            results.send(args.output_topic, key=b"watermark", value=json.dumps(  # beside the windows
+                {"watermark": watermark or None, "dropped": dropped, "batch": p.batchId}).encode())
         if args.demo_late and late["time"] is None and "max" in p.eventTime:
             late["time"] = epoch_ms(p.eventTime["max"]) - 3600 * 1000  # an hour older
-            producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER)
             value = json.dumps({"time": late["time"], "msg": "late!"}).encode()
-            ack = producer.send(args.topic, value).get(timeout=10)  # one message: wait for its ack
-            producer.close()
+            ack = results.send(args.topic, value).get(timeout=10)  # one message: wait for its ack
             print(f"demo-late: delivered to {ack.topic}/{ack.partition}/{ack.offset} an event of "
                   f"{hms(late['time'])}, an hour before the newest: behind the watermark, Spark "
                   "will drop it", flush=True)
@@ -148,22 +155,35 @@ class WatermarkReport(StreamingQueryListener):
 
 
 spark.streams.addListener(WatermarkReport())
+# Results flow back into Kafka: a query of its own writes the same windows to the output
+# topic with Spark's own Kafka sink (a key and a value column), in update mode, with its
+# own checkpoint (where it resumes after a stop). Keyed by the window's start: the newest
+# message of a key is that window's count. At-least-once: a micro-batch replayed after a
+# crash is written again (advanced/exactly_once). Started first, so that --demo-late's
+# event, sent after the console query's first micro-batch, is late for both.
+to_kafka = (counts.select(F.col("start").cast("string").alias("key"), F.to_json(F.struct("*")).alias("value"))
+            .writeStream.queryName("windows_to_kafka").outputMode("update").format("kafka")
+            .option("kafka.bootstrap.servers", course.KAFKA_SERVER).option("topic", args.output_topic)
+            .option("checkpointLocation", checkpoint)
+            .trigger(processingTime=f"{args.trigger} seconds").start())
 query = (
     counts.writeStream.outputMode("update")  # each micro-batch: the windows it changed
     .foreachBatch(show)
     .trigger(processingTime=f"{args.trigger} seconds")
     .start()
 )
-print(f"Counting the messages of {args.topic!r} per {args.window} s window every {args.slide} s "
-      f"of event time, watermark {args.watermark} s ...", flush=True)
+print(f"Counting the messages of {args.topic!r} per {args.window} s window every {args.slide} s of event "
+      f"time, watermark {args.watermark} s; the windows also go to {args.output_topic!r} ...", flush=True)
 run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
 query.awaitTermination()
+course.stop_when_caught_up(to_kafka, query)  # the sink writes all that the console query read
 
 # The listener runs asynchronously: give it a moment to see the last micro-batch.
 deadline = time.monotonic() + 5
 while query.lastProgress and late["batch"] < query.lastProgress["batchId"] \
         and time.monotonic() < deadline:
     time.sleep(0.1)
+results.flush()  # nothing the job published is lost (a listener may still publish: no close)
 course.final(run, windows=[[s, e, n] for (s, e), n in sorted(windows.items())],
              dropped_late_rows=late["dropped"], late_event_time=late["time"])
 spark.stop()

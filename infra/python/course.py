@@ -14,6 +14,14 @@ each exercise script shows its Kafka and Spark calls itself.
                                awaitTermination(); they count messages, malformed
                                ones and batches for the FINAL line, and print one
                                line on how long the (micro-)batches took
+- stop_when_caught_up(query, reference)
+                               stop a second query (a Kafka sink beside the console
+                               one) once it has read what the first one read
+- hms(ms), epoch_ms(iso)       times as the scripts print them, and Spark's progress
+                               report times in epoch ms
+- stop_on_ctrl_c(), port_user(port)
+                               an Event that Ctrl-C sets (a script that stops itself);
+                               who holds a port, for the "port taken" line
 - KAFKA_CONNECTOR_JARS         Spark's Kafka connector, as setup.sh resolved it
 
 Importing it also gives Spark the course's settings, infra/spark-conf/
@@ -400,3 +408,71 @@ def stop_stream_when_done(ssc, args, bridge=None):
 
     threading.Thread(target=watch, name="stop-stream-when-done", daemon=True).start()
     return stats
+
+
+def hms(ms):
+    """An epoch time in ms as the scripts print it: 14:03:25 (local time)."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
+
+
+def epoch_ms(iso):
+    """A time of Spark's progress reports ("2024-01-01T00:00:41.000Z") in epoch ms."""
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def stop_when_caught_up(query, reference, timeout_s=60):
+    """Stop `query` once its source has read as far as `reference` (a query on the same
+    Kafka topic, stopped) had: a script's second query (say, a Kafka sink beside the
+    console one) then holds what the first one read. At most timeout_s seconds."""
+
+    def end_offsets(q):
+        progress = q.lastProgress or {"sources": [{}]}
+        end = progress["sources"][0].get("endOffset") or {}
+        return json.loads(end) if isinstance(end, str) else end
+
+    target = end_offsets(reference)
+    deadline = time.monotonic() + timeout_s
+    while query.isActive and time.monotonic() < deadline:
+        have = end_offsets(query)
+        if all(have.get(topic, {}).get(p, -1) >= offset
+               for topic, parts in target.items() for p, offset in parts.items()):
+            break
+        time.sleep(0.2)
+    else:
+        if query.exception():
+            print(f"error: the query {query.name or query.id} failed: {query.exception().desc[:300]}",
+                  file=sys.stderr, flush=True)
+        elif query.isActive:
+            print(f"warning: the query {query.name or query.id} did not catch up within {timeout_s} s",
+                  file=sys.stderr, flush=True)
+    # Not in the middle of a micro-batch: stopping there cancels its Spark job (with errors).
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline + 30:
+        time.sleep(0.1)
+    query.stop()
+
+
+def stop_on_ctrl_c():
+    """A threading.Event that Ctrl-C sets, for a script that stops itself gracefully (a
+    second Ctrl-C, more than a second later, exits at once)."""
+    stop = threading.Event()
+    _on_ctrl_c(stop)
+    return stop
+
+
+def port_user(port):
+    """Who listens on this machine's TCP port: "python3 (pid 4242)", or "another program"
+    when `ss` cannot tell (as port_user in infra/common.sh)."""
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    found = re.search(r'users:\(\("([^"]*)",pid=(\d+)', out)
+    return f"{found[1]} (pid {found[2]})" if found else "another program"
