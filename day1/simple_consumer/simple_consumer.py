@@ -1,6 +1,6 @@
 """A Kafka consumer in a consumer group: print the JSON messages of Kafka topics.
 
-Usage: bash day1/simple_consumer/run.sh [PART] [--topics a,b] [--group Simple]
+Usage: bash day1/simple_consumer/run.sh [PART] [--topics a,b] [--group GROUP]
            [--max-messages N] [--seconds S]
 
 Topics come from --topics or env CONSUME_TOPICS (comma separated, default

@@ -2,7 +2,7 @@
 type to the programs connected to it (the netcat part's receiver), for machines
 without netcat.
 
-Usage: bash day1/simple_sparkstream/run.sh line-server [--port 9999]
+Usage: bash day1/simple_sparkstream/run.sh line-server [--port PORT]
 
 Type lines, Enter sends each one. Lines typed while nobody is connected wait for the
 first program that connects; a connection that closes at once (a program checking

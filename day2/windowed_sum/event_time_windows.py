@@ -1,7 +1,7 @@
 """Messages per sliding event-time window, with a watermark, on Kafka (Structured Streaming).
 
-Usage: bash day2/windowed_sum/run.sh events [--topic test-topic] [--starting-offsets latest]
-    [--window 10] [--slide 5] [--watermark 10] [--demo-late] [--trigger 0]
+Usage: bash day2/windowed_sum/run.sh events [--topic TOPIC] [--starting-offsets earliest|latest]
+    [--window S] [--slide S] [--watermark S] [--demo-late] [--trigger S]
     [--max-per-batch N] [--seconds S] [--max-messages N] [--batches N]
 
 The Structured Streaming counterpart of the DStream window example. A DStream
