@@ -20,7 +20,9 @@ micro-batch prints the windows it updated; after it, Spark reports the watermark
 and how many rows it dropped as too late.
 
 --demo-late shows it: once the first messages are counted, the job itself sends
-one event an hour older than the newest one seen; the next micro-batch drops it.
+one event an hour older than the newest one seen, and says what the watermark
+implies: with the default watermark the next micro-batch drops it; with one of more
+than an hour (--watermark 7200) its windows are still open, and it is counted.
 
 A bounded run ends with FINAL {"messages", "malformed", "batches", "windows":
 [[start, end, count], ...] (epoch ms), "dropped_late_rows", "late_event_time"}.
@@ -135,14 +137,24 @@ class WatermarkReport(StreamingQueryListener):
                   + (f", DROPPED {dropped} late rows (one per window of a late event)"
                      if dropped else ""), flush=True)
         if args.demo_late and late["time"] is None and "max" in p.eventTime:
-            late["time"] = epoch_ms(p.eventTime["max"]) - 3600 * 1000  # an hour older
+            newest = epoch_ms(p.eventTime["max"])
+            late["time"] = newest - 3600 * 1000  # an hour older
             producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER)
             value = json.dumps({"time": late["time"], "msg": "late!"}).encode()
             ack = producer.send(args.topic, value).get(timeout=10)  # one message: wait for its ack
             producer.close()
+            # From now on the watermark is at least newest - watermark: the late event's
+            # windows that end by then are closed, and Spark drops it from those.
+            watermark, t = newest - args.watermark * 1000, late["time"]
+            window, slide = args.window * 1000, args.slide * 1000
+            ends = [start + window for start in range(t - t % slide, t - window, -slide)]
+            closed = sum(end <= watermark for end in ends)
+            fate = {len(ends): "all its windows are closed: Spark will drop it",
+                    0: "its windows are still open: Spark will count it"}.get(
+                closed, f"{closed} of its {len(ends)} windows are closed: Spark counts it in the others")
             print(f"demo-late: delivered to {ack.topic}/{ack.partition}/{ack.offset} an event of "
-                  f"{hms(late['time'])}, an hour before the newest: behind the watermark, Spark "
-                  "will drop it", flush=True)
+                  f"{hms(t)}, an hour before the newest; watermark {hms(watermark)} or later: {fate}",
+                  flush=True)
 
     onQueryStarted = onQueryTerminated = lambda self, event: None  # nothing to report
 
