@@ -44,8 +44,10 @@ Marker settings:
                    last 3) or "1..4,/^FINAL/-2.." (and from 2 lines before FINAL); "..."
                    marks what is left out; default: all
     times=fixed    clock times and epoch milliseconds are part of the input (not masked)
-    ctrl-c=S       press Ctrl-C S seconds after the command started
+    ctrl-c=S       press Ctrl-C S seconds after the command started; ctrl-c=/REGEX/+S: S
+                   seconds after the first line REGEX matches (the first batch, say)
     free-port=P    run with a free port instead of P (shown as P)
+    mask=REGEX     what else varies from run to run in this block (masked when compared)
     timeout=S      give up after S seconds (default 300)
 """
 
@@ -81,6 +83,8 @@ VOLATILE = [
     (re.compile(r"\[ *\d+(\.\d+)? s\]"), "[<t> s]"),  # elapsed-time prefixes
     (re.compile(r"\b\d+(\.\d+)? s\b"), "<d> s"),  # durations
     (re.compile(r"\b\d+(\.\d+)?%"), "<p>%"),
+    # whether a DStream kept up depends on the machine's load as much as on the job
+    (re.compile(r"\((keeps up: <|falls behind: >) "), "(<keeps up or falls behind> "),
 ]
 CLOCK = [
     (re.compile(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?"), "<date time>"),
@@ -200,8 +204,8 @@ def run_block(block, names, env=None, log=None):
                 if printed.strip() and log:  # the block shows it as silent
                     log.write(f"note: `{names.back(command)}` printed:\n{printed}")
         command = names.fresh(block.commands[-1], block.settings)
-        output = _run(command, env, float(block.settings.get("ctrl-c", 0)) or None,
-                      float(block.settings.get("timeout", 300)), log)
+        output = _run(command, env, block.settings.get("ctrl-c"), float(block.settings.get("timeout", 300)),
+                      log)
     finally:
         for command in block.after:  # what the student types next, to clean up
             subprocess.run(["bash", "-c", names.fresh(command, block.settings)], cwd=ROOT, env=env,
@@ -217,12 +221,18 @@ def run_block(block, names, env=None, log=None):
     return names.back(output).splitlines()
 
 
-def _run(command, env, ctrl_c_after, timeout, log):
+def _run(command, env, ctrl_c, timeout, log):
     """Run one command in its own process group, stdout and stderr into one pipe in the
-    order they were written (as a terminal shows them)."""
+    order they were written (as a terminal shows them). ctrl_c: None, "S" (press Ctrl-C S
+    seconds after the start) or "/REGEX/+S" (S seconds after the first line it matches)."""
+    m = re.fullmatch(r"(?:/(.*)/\+)?(\d+(?:\.\d+)?)", ctrl_c or "0")
+    if not m:
+        raise ValueError(f"ctrl-c={ctrl_c}: S or /REGEX/+S")
+    after, ctrl_c_after = (re.compile(m[1], re.MULTILINE) if m[1] else None), float(m[2])
     proc = subprocess.Popen(["bash", "-c", command], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     chunks, start = [], time.monotonic()
+    begin = start
 
     def read():
         while data := os.read(proc.stdout.fileno(), 65536):
@@ -235,12 +245,14 @@ def _run(command, env, ctrl_c_after, timeout, log):
     reader.start()
     pressed = False
     while proc.poll() is None:
+        if after and after.search(b"".join(chunks).decode(errors="replace")):
+            start, after = time.monotonic(), None  # count from the line it waited for
         elapsed = time.monotonic() - start
-        if ctrl_c_after and not pressed and elapsed >= ctrl_c_after:
+        if ctrl_c_after and not pressed and not after and elapsed >= ctrl_c_after:
             chunks.append(b"^C")  # the terminal's echo; the script's own line starts with \n
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C goes to the foreground process group
             pressed = True
-        if elapsed > timeout:
+        if time.monotonic() - begin > timeout:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise TimeoutError(f"{command!r} ran longer than {timeout:g} s")
@@ -318,6 +330,8 @@ def _keys_only(text):
 def mask(line, settings, numbers=False):
     for pattern, repl in VOLATILE + ([] if settings.get("times") == "fixed" else CLOCK):
         line = pattern.sub(repl, line)
+    if "mask" in settings:  # what else varies in this block
+        line = re.sub(settings["mask"], "<masked>", line)
     if numbers:  # and the spaces that align them (numpy's arrays)
         line = re.sub(r" *([\[\]]) *", r"\1", re.sub(r" +", " ", NUMBER[0].sub(NUMBER[1], line)))
     return line.rstrip()
@@ -376,11 +390,13 @@ def shorten_summary(line, limit=12):
     return f"{m[1]} {render(data)}"
 
 
-def regenerate(block, lines):
-    """The README's lines with this block rewritten from a run's output."""
+def regenerate(block, index, lines):
+    """The README's lines with its index-th block rewritten from a run's output (the
+    README as it is now: it may have been edited while the block ran)."""
     text = block.readme.read_text(encoding="utf-8").splitlines()
-    body = [f"$ {c}" for c in block.commands] + lines + [f"$ {c}" for c in block.after]
-    return text[:block.start + 1] + body + text[block.end:]
+    now = parse(block.readme)[index]
+    body = [f"$ {c}" for c in now.commands] + lines + [f"$ {c}" for c in now.after]
+    return text[:now.start + 1] + body + text[now.end:]
 
 
 def shown_lines(block, output):
@@ -437,6 +453,10 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the blocks and exit")
     parser.add_argument("--verbose", action="store_true", help="show each run's output as it comes")
     args = parser.parse_args()
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores and not args.check and not args.list:
+        print(f"note: the machine is busy (load {load:.1f} on {cores} cores): the durations the "
+              "transcripts show will be long; regenerate on an idle machine", flush=True)
     wanted = [(ROOT / f).resolve() for f in args.folders]
     readmes = [r for r in READMES if not wanted or any(w in (r.parent, r.parent.parent) for w in wanted)]
     failed = 0
@@ -463,7 +483,7 @@ def main():
             if args.check:
                 failed += bool(problems)
             else:
-                readme.write_text("\n".join(regenerate(block, lines)) + "\n", encoding="utf-8")
+                readme.write_text("\n".join(regenerate(block, n, lines)) + "\n", encoding="utf-8")
                 print(f"rewrote {block.name}" + (" (it changed)" if problems else ""), flush=True)
     if failed:
         sys.exit(f"{failed} block(s) differ or failed")
