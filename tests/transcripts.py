@@ -49,6 +49,12 @@ Marker settings:
     free-port=P    run with a free port instead of P (shown as P)
     mask=REGEX     what else varies from run to run in this block (masked when compared)
     timeout=S      give up after S seconds (default 300)
+
+Lines that come and go with the machine's load (Spark's WARN lines) are left out, and
+named when a regeneration leaves one out. Durations are real: regenerate on an idle
+machine (it says so when the load is higher than the number of cores). advanced/'s
+blocks start Kafka and Spark clusters on fixed ports and run for minutes: without a
+folder this script regenerates them too, so run it when no cluster test runs.
 """
 
 import argparse
