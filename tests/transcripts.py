@@ -63,6 +63,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -177,6 +178,10 @@ class Names:
         for port, free in self.ports.items():
             command = re.sub(rf"\b{port}\b", free, command)
         return command
+
+    def close(self):
+        """Delete the temporary folders (checkpoints, plots) of this README's runs."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def back(self, text):
         text = text.replace(f"-{self.suffix}", "").replace(f"{self.tmp}/", "/tmp/")
@@ -432,12 +437,15 @@ def check(readme, on_output=None):
     """Run a README's tested blocks in order (a later block may use what an earlier
     one made), each as its $ lines say; what differs from the README, per block."""
     names, problems = Names(), []
-    for block in checked_blocks(readme):
-        output = run_block(block, names)
-        if on_output:
-            on_output("\n".join(output))
-        if found := compare(block, shown_lines(block, output)):
-            problems.append(f"{block.name} $ {block.commands[-1]}\n" + "\n".join(found))
+    try:
+        for block in checked_blocks(readme):
+            output = run_block(block, names)
+            if on_output:
+                on_output("\n".join(output))
+            if found := compare(block, shown_lines(block, output)):
+                problems.append(f"{block.name} $ {block.commands[-1]}\n" + "\n".join(found))
+    finally:
+        names.close()
     return problems
 
 
@@ -468,29 +476,32 @@ def main():
     failed = 0
     for readme in readmes:
         blocks, names = parse(readme), Names()
-        for n, block in enumerate(blocks):
-            if args.list:
-                print(f"{block.name:44} {block.check:6} $ {block.commands[-1]}")
-                continue
-            block = parse(readme)[n]  # the README's lines move as blocks are rewritten
-            print(f"--- {block.name} ({block.check}): $ {block.commands[-1]}", flush=True)
-            try:
-                output = run_block(block, names, log=sys.stdout if args.verbose else Notes())
-            except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
-                print(f"FAILED: {exc}", flush=True)
-                failed += 1
-                continue
-            for line in filter(INCIDENTAL.search, output):
-                print(f"note: left out an incidental line (a busy machine?): {line}")
-            lines = shown_lines(block, output)
-            problems = compare(block, lines)
-            if problems:
-                print("\n".join(problems), flush=True)
-            if args.check:
-                failed += bool(problems)
-            else:
-                readme.write_text("\n".join(regenerate(block, n, lines)) + "\n", encoding="utf-8")
-                print(f"rewrote {block.name}" + (" (it changed)" if problems else ""), flush=True)
+        try:
+            for n, block in enumerate(blocks):
+                if args.list:
+                    print(f"{block.name:44} {block.check:6} $ {block.commands[-1]}")
+                    continue
+                block = parse(readme)[n]  # the README's lines move as blocks are rewritten
+                print(f"--- {block.name} ({block.check}): $ {block.commands[-1]}", flush=True)
+                try:
+                    output = run_block(block, names, log=sys.stdout if args.verbose else Notes())
+                except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
+                    print(f"FAILED: {exc}", flush=True)
+                    failed += 1
+                    continue
+                for line in filter(INCIDENTAL.search, output):
+                    print(f"note: left out an incidental line (a busy machine?): {line}")
+                lines = shown_lines(block, output)
+                problems = compare(block, lines)
+                if problems:
+                    print("\n".join(problems), flush=True)
+                if args.check:
+                    failed += bool(problems)
+                else:
+                    readme.write_text("\n".join(regenerate(block, n, lines)) + "\n", encoding="utf-8")
+                    print(f"rewrote {block.name}" + (" (it changed)" if problems else ""), flush=True)
+        finally:
+            names.close()
     if failed:
         sys.exit(f"{failed} block(s) differ or failed")
 
