@@ -180,8 +180,20 @@ class Names:
         return command
 
     def close(self):
-        """Delete the temporary folders (checkpoints, plots) of this README's runs."""
+        """Delete what this README's runs made: their topics, their temporary folders."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if not self.topics:
+            return
+        from kafka import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=os.environ.get("KAFKA_SERVER", "localhost:9092"))
+            made = {f"{t}-{self.suffix}" for t in self.topics} & set(admin.list_topics())
+            if made:
+                admin.delete_topics(sorted(made))
+            admin.close()
+        except Exception as exc:  # a topic left behind is no reason to fail
+            print(f"note: could not delete the runs' topics ({exc!r})", file=sys.stderr)
 
     def back(self, text):
         text = text.replace(f"-{self.suffix}", "").replace(f"{self.tmp}/", "/tmp/")
