@@ -2,9 +2,10 @@
 
     .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady] [--skip-memory]
 
-Figures, not tests: it prints tables, ends with one line `BENCH {json}`, and the
-READMEs quote it. Every run is started exactly as a student starts it (bash
-dayN/<exercise>/run.sh ...), on fresh topics. Needs a broker (bash setup.sh).
+Figures, not tests: it prints tables, ends with one line `BENCH {json}` (with the
+run's date, commit and Spark version), and the READMEs quote it, naming the run.
+Every run is started exactly as a student starts it (bash dayN/<exercise>/run.sh ...),
+on fresh topics. Needs a broker (bash setup.sh).
 
 1. Start-up: seconds from `bash run.sh` to the first batch's output, for every Spark
    exercise in its bounded mode on a topic filled with a few messages, and the ratio
@@ -290,9 +291,14 @@ def main():
     parser.add_argument("--skip-memory", action="store_true", help="no memory figures")
     parser.add_argument("--steady-seconds", type=float, default=60, help="each steady run (60)")
     args = parser.parse_args()
-    bench = {"cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {},
-             "steady": {}}
-    print(f"{os.cpu_count()} cores; load average {bench['load']}")
+    # What a README that quotes these figures names: the run's date, commit and Spark.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or None
+    spark = re.search(r"^SPARK_VERSION=(\S+)", (ROOT / "infra/versions.sh").read_text(), re.MULTILINE)[1]
+    bench = {"date": time.strftime("%Y-%m-%d"), "commit": commit, "spark": spark,
+             "cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {}, "steady": {}}
+    print(f"benchmark run of {bench['date']}, commit {commit}, Spark {spark}: "
+          f"{os.cpu_count()} cores; load average {bench['load']}")
     print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} round(s));"
           " each round runs the reference first, then every exercise; ratio = exercise / reference"
           " (medians)")

@@ -3,7 +3,7 @@ is killed with kill -9 in the middle of a micro-batch, and restarts from its
 checkpoint. Three acts, three sinks: how many duplicates does each one end with?
 
 Usage: bash advanced/exactly_once/run.sh [all|naive|idempotent|transactional]
-           [--messages 100] [--keep]
+           [--messages N] [--keep]
 
 1. naive: Spark's Kafka sink (naive.py);
 2. idempotent: foreachBatch upserts into SQLite (idempotent.py);

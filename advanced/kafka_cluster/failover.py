@@ -1,8 +1,8 @@
 """What survives a broker failure: kill -9 the leader of a partition while an
 idempotent acks=all producer writes and a consumer group reads.
 
-Usage: bash advanced/kafka_cluster/run.sh [PART] [--topic failover-HHMMSS]
-           [--interval 0.01] [--phase-seconds 2] [--acks all|1]
+Usage: bash advanced/kafka_cluster/run.sh [PART] [--topic TOPIC]
+           [--interval S] [--phase-seconds S] [--acks all|1]
 
 The cluster: three brokers on this machine (bash infra/kafka.sh cluster start),
 each also a voter of the KRaft controller quorum. The scenario:

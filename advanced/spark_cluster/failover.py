@@ -1,8 +1,8 @@
 """A Spark cluster loses a worker mid-stream: a structured word count goes on with
 the other worker and still counts every word exactly once.
 
-Usage: bash advanced/spark_cluster/run.sh [failover] [--topic spark-cluster-HHMMSS]
-           [--messages 300] [--interval 0.05] [--kill-worker 2] [--seconds 300]
+Usage: bash advanced/spark_cluster/run.sh [failover] [--topic TOPIC]
+           [--messages N] [--interval S] [--kill-worker N] [--seconds S]
 
 The cluster: a master and two workers of one core each on this machine (bash
 infra/spark.sh cluster start; run.sh starts it if need be and sets SPARK_MASTER).

@@ -2,8 +2,8 @@
 data-topic and turn it back into what a data scientist works with, numpy arrays
 X and y.
 
-Usage: bash day1/autodatascientist/run.sh consumer [--topic data-topic]
-           [--group autodata_consumer] [--max-messages N] [--seconds S] [--json]
+Usage: bash day1/autodatascientist/run.sh consumer [--topic TOPIC]
+           [--group GROUP] [--max-messages N] [--seconds S] [--json]
 
 This is the starting point of the exercise (README): right where the arrays are
 printed, train something that beats the producer's score.

@@ -1,8 +1,8 @@
 """The auto data scientist game, producer side (the house): every few seconds a new
 tiny classification data set, with the score the house's own model reached on it.
 
-Usage: bash day1/autodatascientist/run.sh [producer] [--topic data-topic] [--interval 5]
-           [--count N] [--samples 10] [--features 5]
+Usage: bash day1/autodatascientist/run.sh [producer] [--topic TOPIC] [--interval S]
+           [--count N] [--samples N] [--features N]
 
 Each message on data-topic is one round of the game (UTF-8 JSON):
 

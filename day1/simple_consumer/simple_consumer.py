@@ -1,12 +1,15 @@
 """A Kafka consumer in a consumer group: print the JSON messages of Kafka topics.
 
-Usage: bash day1/simple_consumer/run.sh [PART] [--topics a,b] [--group Simple]
+Usage: bash day1/simple_consumer/run.sh [PART] [--topics a,b] [--group GROUP]
            [--max-messages N] [--seconds S]
 
 Topics come from --topics or env CONSUME_TOPICS (comma separated, default
 test-topic); the broker from env KAFKA_SERVER (default localhost:9092). The consumer
 joins the consumer group "Simple" and, for partitions the group has never read,
-starts at the earliest offset. Every message is printed with its address,
+starts at the earliest offset. When the group deals its partitions out again (a
+rebalance: a consumer joined or left) and this consumer's share changes, it prints the
+partitions it now reads, `rebalance: group 'Simple' gave this consumer test-topic/0`.
+Every message is printed with its address,
 `test-topic/0/5: {...}` (topic/partition/offset). A message that is not UTF-8 JSON
 is reported with its address, skipped and counted; the stream goes on. Without
 --max-messages or --seconds it runs until Ctrl-C; it ends with
@@ -19,8 +22,8 @@ import os
 import sys
 import time
 
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 
 import course
 
@@ -35,7 +38,6 @@ topics = [t.strip() for t in args.topics.split(",") if t.strip()]
 
 try:
     consumer = KafkaConsumer(
-        *topics,
         bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,
         # The group's committed offsets say where to resume. A group that has never
@@ -63,6 +65,27 @@ def commit_done():
         consumer.commit({tp: OffsetAndMetadata(offset) for tp, offset in done.items()})
 
 
+class ShowAssignment(ConsumerRebalanceListener):
+    # A rebalance: a member joined or left the group, and the group deals its
+    # partitions out again, each to one member. Called from poll().
+    mine = None
+
+    def on_partitions_revoked(self, revoked):
+        for tp in revoked:  # no longer ours: the next owner resumes at the last commit
+            done.pop(tp, None)
+
+    def on_partitions_assigned(self, assigned):
+        if assigned != self.mine:  # say what changed for this consumer
+            self.mine = assigned
+            names = ", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(assigned))
+            print(f"rebalance: group '{args.group}' gave this consumer {names or 'no partition (idle)'}",
+                  flush=True)
+
+
+for topic in topics:  # learn the topics' partitions first: a member that joins without
+    consumer.partitions_for_topic(topic)  # knowing them is given none, then rejoins
+consumer.subscribe(topics, listener=ShowAssignment())  # join the group, for these topics
+
 deadline = time.monotonic() + args.seconds if args.seconds else None
 try:
     while args.max_messages is None or messages < args.max_messages:
@@ -84,7 +107,11 @@ try:
                     continue
                 print(f"{record.topic}/{record.partition}/{record.offset}: {json.dumps(value)}",
                       flush=True)
-        commit_done()  # the group resumes after the last message handled
+        try:
+            commit_done()  # the group resumes after the last message handled
+        except (RebalanceInProgressError, CommitFailedError):
+            pass  # a rebalance is under way: whoever reads these partitions next reads
+            # the uncommitted messages again (at-least-once), after the next poll()
 except KeyboardInterrupt:
     print("\nCtrl-C: committing offsets ...", file=sys.stderr, flush=True)
 finally:

@@ -1,6 +1,6 @@
 """A Kafka producer: send a JSON message to a topic every half second.
 
-Usage: bash day1/simple_producer/run.sh [PART] [--topic test-topic] [--interval 0.5]
+Usage: bash day1/simple_producer/run.sh [PART] [--topic TOPIC] [--interval S]
            [--count N] [--message TEXT]
 
 Each message is UTF-8 JSON {"time": <epoch milliseconds>, "msg": "Hello, World!"}.

@@ -1,8 +1,8 @@
 """Netcount, the first Spark Streaming example of the original course (apache/spark's
 network_wordcount.py): count the words of the lines typed into netcat, per batch.
 
-Usage: bash day1/simple_sparkstream/run.sh netcat [--socket localhost:9999]
-           [--batch-seconds 1] [--seconds S] [--max-messages N] [--batches N]
+Usage: bash day1/simple_sparkstream/run.sh netcat [--socket HOST:PORT]
+           [--batch-seconds S] [--seconds S] [--max-messages N] [--batches N]
 
 First start netcat in another terminal, `nc -lk 9999`, then type lines into it. Spark's
 socket receiver connects to it as a client and reads lines; every second the lines

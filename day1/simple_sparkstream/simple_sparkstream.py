@@ -1,8 +1,8 @@
 """Word count with Spark's classic DStream API: the words of the `msg` texts that
 day1/simple_producer writes to a Kafka topic, counted per batch.
 
-Usage: bash day1/simple_sparkstream/run.sh [wordcount] [--topic test-topic] [--group simple_sparkstream]
-           [--batch-seconds 10] [--seconds S] [--max-messages N] [--batches N]
+Usage: bash day1/simple_sparkstream/run.sh [wordcount] [--topic TOPIC] [--group GROUP]
+           [--batch-seconds S] [--seconds S] [--max-messages N] [--batches N]
 
 A DStream is a sequence of RDDs, one per batch interval (10 s here). Every batch is
 an ordinary Spark job: the lines that arrived during the interval are parsed, split

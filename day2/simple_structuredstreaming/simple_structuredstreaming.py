@@ -2,7 +2,7 @@
 day1/simple_producer writes to a Kafka topic, counted since the first run.
 
 Usage:
-    bash day2/simple_structuredstreaming/run.sh [--topic test-topic] [--checkpoint DIR]
+    bash day2/simple_structuredstreaming/run.sh [--topic TOPIC] [--checkpoint DIR]
         [--trigger SECONDS] [--seconds S] [--max-messages N] [--batches N]
 
 Structured Streaming treats the topic as an unbounded table, and the word count as

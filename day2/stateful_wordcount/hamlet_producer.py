@@ -1,6 +1,6 @@
 """Send Hamlet's soliloquy to Kafka, one line per message, for wordcount_structured.py.
 
-Usage: bash day2/stateful_wordcount/run.sh producer [--topic hamlet] [--interval 0.5]
+Usage: bash day2/stateful_wordcount/run.sh producer [--topic TOPIC] [--interval S]
            [--count N] [--text FILE]
 
 Each message is UTF-8 JSON in the simple_producer format, the line as "msg":

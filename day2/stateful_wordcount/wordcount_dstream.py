@@ -1,6 +1,6 @@
 """Running word totals over Hamlet's soliloquy with the DStream API: updateStateByKey.
 
-Usage: bash day2/stateful_wordcount/run.sh [dstream] [--batch-seconds 1]
+Usage: bash day2/stateful_wordcount/run.sh [dstream] [--batch-seconds S]
            [--batches N] [--seconds S] [--checkpoint DIR] [--text FILE]
 
 The Shakespeare example of the original course. The lines of "To be, or not to be"

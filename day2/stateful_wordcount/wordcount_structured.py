@@ -1,6 +1,6 @@
 """Running word totals over lines from Kafka with Structured Streaming: applyInPandasWithState.
 
-Usage: bash day2/stateful_wordcount/run.sh structured [--topic hamlet]
+Usage: bash day2/stateful_wordcount/run.sh structured [--topic TOPIC]
            [--starting-offsets earliest|latest] [--max-per-batch N] [--trigger S]
            [--seconds S] [--max-messages N] [--batches N]
 

@@ -86,8 +86,9 @@ class DriftReport:
         if self.history:
             self.plot(plot_path)
             figures["plot"] = plot_path
-            print(f"plot of true against learned weights: {os.path.relpath(plot_path)}",
-                  flush=True)
+            shown = os.path.relpath(plot_path)  # from here, unless that climbs out: absolute
+            shown = os.path.abspath(plot_path) if shown.startswith("..") else shown
+            print(f"plot of true against learned weights: {shown}", flush=True)
         course.final(run, **results, **figures)
 
     def plot(self, path):

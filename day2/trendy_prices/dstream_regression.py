@@ -2,11 +2,11 @@
 pyspark.mllib's StreamingLinearRegressionWithSGD keeps a linear regression up to
 date while the true weights drift.
 
-Usage: bash day2/trendy_prices/run.sh dstream [--topic trendy-topic]
-    [--group trendy_prices_dstream] [--batch-seconds 5] [--step 1.5] [--iterations 20]
+Usage: bash day2/trendy_prices/run.sh dstream [--topic TOPIC]
+    [--group GROUP] [--batch-seconds S] [--step STEP] [--iterations N]
     [--plot PATH] [--json] [--seconds S] [--max-messages N] [--batches N]
 
-Every batch interval (default 5 s) the DStream hands over the messages that
+Every batch interval (--batch-seconds) the DStream hands over the messages that
 arrived. The model
 
   - trainOn: runs --iterations gradient-descent steps on the batch's known rows,

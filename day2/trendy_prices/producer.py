@@ -1,7 +1,7 @@
 """Trendy prices, producer side: a regression problem whose true answer drifts.
 
-Usage: bash day2/trendy_prices/run.sh [producer] [--topic trendy-topic] [--interval 5]
-    [--count N] [--seed S] [--noise 0.01] [--time-scale 1]
+Usage: bash day2/trendy_prices/run.sh [producer] [--topic TOPIC] [--interval S]
+    [--count N] [--seed S] [--noise SD] [--time-scale K]
 
 Every --interval seconds one message of 10 rows goes to trendy-topic. Each row has
 5 features drawn from U[0,1). The true weights grow with time,

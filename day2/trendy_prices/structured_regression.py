@@ -1,10 +1,10 @@
 """Trendy prices with Structured Streaming: keep a linear regression up to date
 while the true weights drift.
 
-Usage: bash day2/trendy_prices/run.sh structured [--topic trendy-topic]
-    [--starting-offsets latest] [--trigger 5] [--max-per-batch N] [--step 1.5]
-    [--iterations 20] [--output-topic trendy-model] [--plot PATH] [--json]
-    [--seconds S] [--max-messages N] [--batches N]
+Usage: bash day2/trendy_prices/run.sh structured [--topic TOPIC]
+    [--starting-offsets earliest|latest] [--trigger S] [--max-per-batch N] [--step STEP]
+    [--iterations N] [--output-topic TOPIC] [--plot PATH] [--json] [--seconds S]
+    [--max-messages N] [--batches N]
 
 Spark's Kafka source reads trendy-topic in micro-batches; foreachBatch hands each
 micro-batch to a Python function on the driver, which

@@ -1,6 +1,6 @@
 """Cluster live tweets from Kafka with the saved k-means model (Structured Streaming).
 
-Usage: bash day2/twitter_cluster/run.sh predict [--topic tweets] [--cluster N] [--model DIR]
+Usage: bash day2/twitter_cluster/run.sh predict [--topic TOPIC] [--cluster N] [--model DIR]
         [--starting-offsets earliest|latest] [--trigger S] [--max-per-batch N]
         [--seconds S] [--max-messages N] [--batches N]
 

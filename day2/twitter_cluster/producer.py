@@ -1,6 +1,6 @@
 """Replay multilingual "tweets" into a Kafka topic, as a live Twitter stream would.
 
-Usage: bash day2/twitter_cluster/run.sh producer [--topic tweets] [--count N]
+Usage: bash day2/twitter_cluster/run.sh producer [--topic TOPIC] [--count N]
         [--interval SECONDS] [--held-out] [--languages en,es,...] [--seed S]
 
 Each message is UTF-8 JSON {"text": ..., "lang": ...} ("lang" is the truth, used

@@ -1,6 +1,6 @@
 """The exercise of the original course, solved: k-means that learns on the stream.
 
-Usage: bash day2/twitter_cluster/run.sh streaming-kmeans [--topic tweets] [--k 5] [--decay 1.0]
+Usage: bash day2/twitter_cluster/run.sh streaming-kmeans [--topic TOPIC] [--k K] [--decay D]
         [--seed S] [--starting-offsets earliest|latest] [--trigger S] [--max-per-batch N]
         [--seconds S] [--max-messages N] [--batches N]
 

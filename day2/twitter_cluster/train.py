@@ -1,6 +1,6 @@
 """Train the tweet-language clusters: k-means on character bigrams, in batch.
 
-Usage: bash day2/twitter_cluster/run.sh [train] [--model DIR] [--languages en,es,uk,fa,bn]
+Usage: bash day2/twitter_cluster/run.sh [train] [--model DIR] [--languages en,es,...]
         [--k K] [--runs N] [--seed S]
 
 Reads the multilingual corpus (corpus.py) directly (no Kafka here), keeps ~20% of

@@ -1,8 +1,8 @@
 """Messages per sliding event-time window, with a watermark, on Kafka (Structured Streaming).
 
-Usage: bash day2/windowed_sum/run.sh events [--topic test-topic] [--starting-offsets latest]
-    [--window 10] [--slide 5] [--watermark 10] [--demo-late] [--trigger 0]
-    [--output-topic test-windows] [--max-per-batch N] [--seconds S] [--max-messages N] [--batches N]
+Usage: bash day2/windowed_sum/run.sh events [--topic TOPIC] [--starting-offsets earliest|latest]
+    [--window S] [--slide S] [--watermark S] [--demo-late] [--trigger S]
+    [--output-topic TOPIC] [--max-per-batch N] [--seconds S] [--max-messages N] [--batches N]
 
 The Structured Streaming counterpart of the DStream window example. A DStream
 window groups what *arrived* in the last seconds (processing time); here a window
@@ -20,7 +20,9 @@ micro-batch prints the windows it updated; after it, Spark reports the watermark
 and how many rows it dropped as too late.
 
 --demo-late shows it: once the first messages are counted, the job itself sends
-one event an hour older than the newest one seen; the next micro-batch drops it.
+one event an hour older than the newest one seen, and says what the watermark
+implies: with the default watermark the next micro-batch drops it; with one of more
+than an hour (--watermark 7200) its windows are still open, and it is counted.
 
 Results flow back into Kafka: a second query writes every updated window to
 --output-topic (default: the topic's name without "-topic", plus "-windows":
@@ -144,12 +146,22 @@ class WatermarkReport(StreamingQueryListener):
             results.send(args.output_topic, key=b"watermark", value=json.dumps(  # beside the windows
                 {"watermark": watermark or None, "dropped": dropped, "batch": p.batchId}).encode())
         if args.demo_late and late["time"] is None and "max" in p.eventTime:
-            late["time"] = epoch_ms(p.eventTime["max"]) - 3600 * 1000  # an hour older
+            newest = epoch_ms(p.eventTime["max"])
+            late["time"] = newest - 3600 * 1000  # an hour older
             value = json.dumps({"time": late["time"], "msg": "late!"}).encode()
             ack = results.send(args.topic, value).get(timeout=10)  # one message: wait for its ack
+            # From now on the watermark is at least newest - watermark: the late event's
+            # windows that end by then are closed, and Spark drops it from those.
+            watermark, t = newest - args.watermark * 1000, late["time"]
+            window, slide = args.window * 1000, args.slide * 1000
+            ends = [start + window for start in range(t - t % slide, t - window, -slide)]
+            closed = sum(end <= watermark for end in ends)
+            fate = {len(ends): "all its windows are closed: Spark will drop it",
+                    0: "its windows are still open: Spark will count it"}.get(
+                closed, f"{closed} of its {len(ends)} windows are closed: Spark counts it in the others")
             print(f"demo-late: delivered to {ack.topic}/{ack.partition}/{ack.offset} an event of "
-                  f"{hms(late['time'])}, an hour before the newest: behind the watermark, Spark "
-                  "will drop it", flush=True)
+                  f"{hms(t)}, an hour before the newest; watermark {hms(watermark)} or later: {fate}",
+                  flush=True)
 
     onQueryStarted = onQueryTerminated = lambda self, event: None  # nothing to report
 

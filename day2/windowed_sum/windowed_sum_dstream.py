@@ -1,6 +1,6 @@
 """The sum of the last two values with a DStream window, and union of two streams.
 
-Usage: bash day2/windowed_sum/run.sh [dstream] [--count 100] [--batch-seconds 1] [--seconds S]
+Usage: bash day2/windowed_sum/run.sh [dstream] [--count N] [--batch-seconds S] [--seconds S]
 
 The Window example of the original course: the numbers 1..N go into a queue,
 queueStream(oneAtATime=True) hands Spark one number per batch, and two streams

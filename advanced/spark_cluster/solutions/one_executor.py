@@ -3,8 +3,8 @@ on one worker; that worker is killed mid-stream. The driver has no executor left
 master starts a new one on the other worker, the query waits for it, then goes on, and
 still counts every word exactly once.
 
-Usage: bash advanced/spark_cluster/run.sh solutions/one_executor.py [--topic spark-cluster-HHMMSS]
-           [--messages 300] [--interval 0.05] [--seconds 300]
+Usage: bash advanced/spark_cluster/run.sh solutions/one_executor.py [--topic TOPIC]
+           [--messages N] [--interval S] [--seconds S]
 
 As failover.py, except: one executor instead of two, the worker killed is the one that
 runs it, and the scenario shows the master start a new executor on the other worker. The last line:

@@ -18,7 +18,7 @@ producer's own model evaluated the same honest way (beating THAT is a fair win),
 and the meaningless training accuracy of a memoriser.
 
 Usage: bash day1/autodatascientist/run.sh solutions/honest_scoreboard.py
-           [--topic data-topic] [--group autodata_solution] [--max-messages N]
+           [--topic TOPIC] [--group GROUP] [--max-messages N]
            [--seconds S] [--json]
 
 It reads like consumer.py (whose rebuild() it uses), in its own consumer group

@@ -2,8 +2,8 @@
 a key to the same partition (the default partitioner hashes the key: murmur2(key)
 modulo the number of partitions), so the messages of one key stay in order.
 
-Usage: bash day1/simple_producer/run.sh solutions/keyed_producer.py [--topic test-topic]
-           [--keys 3] [--interval 0.5] [--count N] [--message TEXT]
+Usage: bash day1/simple_producer/run.sh solutions/keyed_producer.py [--topic TOPIC]
+           [--keys N] [--interval S] [--count N] [--message TEXT]
 
 The keys are sensor-0, sensor-1, ... sensor-(K-1), in turn. Try it on a topic with
 3 partitions: bash infra/kafka.sh topics --create --topic three --partitions 3

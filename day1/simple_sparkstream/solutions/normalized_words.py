@@ -1,8 +1,8 @@
 """Solution to exercise 1: the DStream word count, with `Hello,` and `hello` the same
 word: the text is lower-cased and the punctuation around each word stripped.
 
-Usage: bash day1/simple_sparkstream/run.sh solutions/normalized_words.py [--topic test-topic]
-           [--batch-seconds 10] [--seconds S] [--max-messages N] [--batches N]
+Usage: bash day1/simple_sparkstream/run.sh solutions/normalized_words.py [--topic TOPIC]
+           [--batch-seconds S] [--seconds S] [--max-messages N] [--batches N]
 
 A DStream is a sequence of RDDs, one per batch interval (10 s here). Every batch is
 an ordinary Spark job: the lines that arrived during the interval are parsed, split

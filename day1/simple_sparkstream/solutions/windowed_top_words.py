@@ -2,7 +2,7 @@
 most frequent words of the last 3 batches (30 s with the default 10 s batches).
 
 Usage: bash day1/simple_sparkstream/run.sh solutions/windowed_top_words.py
-           [--topic test-topic] [--batch-seconds 10] [--seconds S] [--max-messages N]
+           [--topic TOPIC] [--batch-seconds S] [--seconds S] [--max-messages N]
            [--batches N]
 
 reduceByKeyAndWindow(add, None, window, slide) reduces the RDDs of the batches in the

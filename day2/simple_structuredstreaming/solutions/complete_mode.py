@@ -4,7 +4,7 @@ by count. After every micro-batch the console sink prints the WHOLE result table
 
 Usage:
     bash day2/simple_structuredstreaming/run.sh solutions/complete_mode.py
-        [--topic test-topic] [--checkpoint DIR] [--trigger SECONDS]
+        [--topic TOPIC] [--checkpoint DIR] [--trigger SECONDS]
         [--seconds S] [--max-messages N] [--batches N]
 
 Why complete mode needs an aggregation: it re-emits the whole result table at every

@@ -4,7 +4,7 @@ producer wrote it): groupBy(window("timestamp", "1 minute"), "word").
 
 Usage:
     bash day2/simple_structuredstreaming/run.sh solutions/words_per_minute.py
-        [--topic test-topic] [--checkpoint DIR] [--trigger SECONDS]
+        [--topic TOPIC] [--checkpoint DIR] [--trigger SECONDS]
         [--seconds S] [--max-messages N] [--batches N]
 
 The state now holds one count per (minute, word). Without a watermark Spark keeps

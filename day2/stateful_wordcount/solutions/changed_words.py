@@ -1,7 +1,7 @@
 """Solution to exercise 1: the DStream job prints, after every line, only the words
 whose total changed, with their new totals (and not the whole table).
 
-Usage: bash day2/stateful_wordcount/run.sh solutions/changed_words.py [--batch-seconds 1]
+Usage: bash day2/stateful_wordcount/run.sh solutions/changed_words.py [--batch-seconds S]
            [--batches N] [--seconds S] [--checkpoint DIR] [--text FILE]
 
 The words whose total changed in a batch are exactly the words of that batch: joining

@@ -2,7 +2,7 @@
 run goes on with the totals where the last one stopped.
 
 Usage: bash day2/stateful_wordcount/run.sh solutions/structured_checkpoint.py
-           [--topic hamlet] [--checkpoint DIR] [--starting-offsets earliest|latest]
+           [--topic TOPIC] [--checkpoint DIR] [--starting-offsets earliest|latest]
            [--max-per-batch N] [--trigger S] [--seconds S] [--max-messages N] [--batches N]
 
 The checkpoint (default: checkpoints/<topic> next to this script) holds, for every

@@ -1,6 +1,6 @@
 """Solution: exponentially weighted least squares, side by side with the SGD model.
 
-Usage: bash day2/trendy_prices/run.sh solutions/weighted_least_squares.py [--forget 0.5]
+Usage: bash day2/trendy_prices/run.sh solutions/weighted_least_squares.py [--forget F]
     [the options of structured_regression.py]
 
 The change (README exercise 2): instead of a few gradient steps per batch, the
@@ -37,8 +37,8 @@ parser.add_argument("--trigger", type=float, default=5.0, help="seconds between 
 parser.add_argument("--max-per-batch", type=int, help="at most N messages per micro-batch")
 parser.add_argument("--forget", type=float, default=0.3,
                     help="weight of the previous batches' rows, 0..1 (0.3)")
-parser.add_argument("--step", type=float, default=1.5, help="gradient step size (1.5)")
-parser.add_argument("--iterations", type=int, default=20, help="gradient steps per batch (20)")
+parser.add_argument("--step", type=float, default=2.0, help="gradient step size (2.0)")
+parser.add_argument("--iterations", type=int, default=10, help="gradient steps per batch (10)")
 parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "..", "output",
                                                    "weighted_least_squares.png"),
                     help="where to write the PNG plot (output/weighted_least_squares.png)")

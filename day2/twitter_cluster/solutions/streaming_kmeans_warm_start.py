@@ -1,7 +1,7 @@
 """Exercise 2, solved: streaming k-means that starts from the centers train.py found.
 
 Usage: bash day2/twitter_cluster/run.sh solutions/streaming_kmeans_warm_start.py
-        [--model DIR] [--initial-weight W] [--topic tweets] [--decay 1.0]
+        [--model DIR] [--initial-weight W] [--topic TOPIC] [--decay D]
         [--seed S] [--starting-offsets earliest|latest] [--trigger S] [--max-per-batch N]
         [--seconds S] [--max-messages N] [--batches N]
 

@@ -4,7 +4,7 @@ Usage: bash day2/twitter_cluster/run.sh solutions/train_more_languages.py
         [--add portuguese,italian,japanese,korean] [--model DIR] [--languages ...]
         [--k K] [--runs N] [--seed S]
 
-The only change to train.py: the folders named by --add (default portuguese) join
+The only change to train.py: the folders named by --add (--help: its default) join
 corpus.LANGUAGES before the corpus is read, and FINAL adds "mixed_up", the share of
 each language's held-out texts that land in a cluster where another language is
 the majority (the languages k-means confuses). The rest is train.py:
@@ -41,7 +41,8 @@ CODES = {"portuguese": "pt", "italian": "it", "japanese": "ja", "korean": "ko"}
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--add", default="portuguese",
-                    help=f"chatterbot-corpus folders to add, comma-separated, of {sorted(CODES)}")
+                    help=f"chatterbot-corpus folders to add, comma-separated, of {sorted(CODES)} "
+                         "(default %(default)s)")
 parser.add_argument("--model", default=os.path.join(HERE, "..", "output", "model-more-languages"),
                     help="where to save the model (default: output/model-more-languages)")
 parser.add_argument("--languages", help="comma-separated language codes (default: all)")

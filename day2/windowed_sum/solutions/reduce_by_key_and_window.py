@@ -1,7 +1,7 @@
 """Solution: the window sum with reduceByKeyAndWindow, over a window of N batches.
 
-Usage: bash day2/windowed_sum/run.sh solutions/reduce_by_key_and_window.py [--window-batches 3]
-    [--count 100] [--batch-seconds 1] [--seconds S]
+Usage: bash day2/windowed_sum/run.sh solutions/reduce_by_key_and_window.py [--window-batches N]
+    [--count N] [--batch-seconds S] [--seconds S]
 
 The change (README exercise 1): reduceByKeyAndWindow(func, None, length, slide)
 instead of window() + reduce: one call that reduces the values of each key over
