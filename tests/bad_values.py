@@ -203,7 +203,7 @@ def fill(topic, fmt, server):
     return feed
 
 
-_SKIPPED = re.compile(r"^skipped malformed message at (\S+)/(\d+)/(\d+): (.*)$", re.MULTILINE)
+_SKIPPED = re.compile(r"^skipped malformed message at (\S+)/(\d+)/(\d+)(?:: (.*))?$", re.MULTILINE)
 
 
 def reporting_problems(output, feed):

@@ -316,7 +316,8 @@ def test_every_bad_value_reported_once_every_good_message_handled_once(script, n
     try:
         assert_clean_output(run.output)
     except AssertionError:
-        problems.append("a stack trace in the output")
+        errors = re.findall(r"^[\w.]*(?:Error|Exception)\b.*$", run.output, re.MULTILINE)
+        problems.append(f"a stack trace in the output ({errors[-1] if errors else 'see below'})")
     try:
         summary = final(run.stdout)
         problems += compare("FINAL messages, malformed", (summary["messages"], summary["malformed"]),
