@@ -12,7 +12,7 @@ solutions/honest_scoreboard.py is one way to do it, honestly.
 --topic defaults to env CONSUME_TOPICS, else data-topic. The consumer group
 autodata_consumer starts at the earliest round the first time, and where it stopped
 after that: it commits each round once it has handled it. A message that is not
-a data set (README, "What counts as malformed") is reported with its address and
+a data set (course README, "What counts as malformed") is reported with its address and
 what is wrong, skipped and counted. --json also prints
 each data set as one JSON line. It ends with
 FINAL {"messages": N, "malformed": N, "datasets": N}. The broker: env KAFKA_SERVER.
@@ -35,7 +35,8 @@ def rebuild(value):
     """One message value (bytes) -> (X, y, score): X a (rows x features) float array,
     y an int array of labels, score the producer's float. Raises ValueError saying
     what is wrong when the message is not a well-formed data set: the course's
-    definition of the format (README, "What counts as malformed"), course.parse_value."""
+    definition of the format (course README, "What counts as malformed"),
+    course.parse_value()."""
     data = course.parse_value(value, "matrix")  # course.Malformed is a ValueError
     X = np.array([row["x"] for row in data["rows"]], dtype=float)
     y = np.array([row["label"] for row in data["rows"]], dtype=int)

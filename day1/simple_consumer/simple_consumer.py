@@ -8,7 +8,7 @@ test-topic); the broker from env KAFKA_SERVER (default localhost:9092). The cons
 joins the consumer group "Simple" and, for partitions the group has never read,
 starts at the earliest offset. Every message is printed with its address,
 `test-topic/0/5: {...}` (topic/partition/offset). The messages are simple_producer's,
-UTF-8 JSON {"time": <epoch ms>, "msg": "..."}; anything else is malformed (README,
+UTF-8 JSON {"time": <epoch ms>, "msg": "..."}; anything else is malformed (course README,
 "What counts as malformed"): reported once with its address and what is wrong,
 skipped and counted; the stream goes on. Without --max-messages or --seconds it runs
 until Ctrl-C; it ends with FINAL {"messages": N, "malformed": N} (messages: all it

@@ -13,7 +13,7 @@ PySpark's DStream API has no Kafka connector any more (removed in Spark 3), but 
 reads text lines from a TCP socket. So a small bridge (infra/python/kafka_socket_bridge.py)
 consumes the topic as consumer group `simple_sparkstream` (--group) and writes each message to
 a local socket as one line, `topic/partition/offset<TAB>value`. A value that is not
-simple_producer's JSON (README, "What counts as malformed") is malformed: reported
+simple_producer's JSON (course README, "What counts as malformed") is malformed: reported
 with its address and what is wrong, counted, skipped.
 
 Without --seconds/--max-messages/--batches it runs until Ctrl-C. It stops without

@@ -78,7 +78,7 @@ lines = ssc.socketTextStream(bridge.host, bridge.port, StorageLevel.MEMORY_AND_D
 
 def parse(line):
     """A bridge line -> (address, (t, true_weights, [(known, x, label), ...])), or
-    (address, why) for a malformed message (README, "What counts as malformed").
+    (address, why) for a malformed message (course README, "What counts as malformed").
     Runs on the executors."""
     address, m, why = course.parse_line(line, "trendy")
     if why:

@@ -95,7 +95,7 @@ def learn(batch, batch_id):
     good = []
     # A micro-batch of trendy data is small: bring it to the driver.
     for msg in sorted(batch.collect(), key=lambda r: (r.partition, r.offset)):
-        try:  # the course's definition of the format (README, "What counts as malformed")
+        try:  # the format's definition: course README, "What counts as malformed"
             course.parse_value(msg.value, "trendy")
         except course.Malformed as why:
             malformed += 1

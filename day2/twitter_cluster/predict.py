@@ -91,7 +91,7 @@ def show_batch(batch, batch_id):
     shown = 0
     # (sorted here, on the driver: an orderBy would make Spark read the batch twice)
     for row in sorted(batch.collect(), key=lambda r: (r.partition, r.offset)):
-        try:  # the course's definition of a tweet (README, "What counts as malformed")
+        try:  # a tweet's definition: course README, "What counts as malformed"
             course.parse_value(row.value, "tweet")
         except course.Malformed as why:
             course.skipped(row.topic, row.partition, row.offset, why)

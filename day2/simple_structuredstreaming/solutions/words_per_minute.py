@@ -64,7 +64,8 @@ records = (
 # The value is JSON {"time": ..., "msg": "..."}: from_json parses it with a schema, in
 # the JVM. It is lenient (a "msg" of 5 becomes the text "5", a missing field a null), so
 # course.malformed_message() checks the value against the course's definition of the
-# format (README, "What counts as malformed") and says what is wrong (null: nothing).
+# format (course README, "What counts as malformed") and says what is wrong (null:
+# nothing).
 schema = "time LONG, msg STRING"
 messages = records.select("topic", "partition", "offset", "timestamp",
                           F.from_json(F.col("value").cast("string"), schema).alias("m"),

@@ -11,7 +11,7 @@ files: every word's total (written after). A restarted query reads both back: it
 starts at the next offset, with the totals it had. Delete the folder to start over.
 
 Messages are JSON {"time": ..., "msg": "<the line>"} (the simple_producer format); a
-malformed one (README, "What counts as malformed") is reported with its
+malformed one (course README, "What counts as malformed") is reported with its
 topic/partition/offset and what is wrong, counted and skipped.
 Without --seconds/--max-messages/--batches it runs until Ctrl-C; a bounded run ends
 with FINAL {"messages", "malformed", "batches", "totals"}.
@@ -75,9 +75,10 @@ schema = "time LONG, msg STRING"
 messages = reader.load().select("topic", "partition", "offset",
                                 F.from_json(F.col("value").cast("string"), schema).alias("m"),
                                 course.malformed_message("value").alias("why"))
-# A value that is not simple_producer's JSON (README, "What counts as malformed"; from_json
-# alone is lenient): malformed, and course.malformed_message() says why. observe() computes
-# these metrics over every micro-batch; the course's helper reports and counts them.
+# A value that is not simple_producer's JSON (course README, "What counts as
+# malformed"; from_json alone is lenient): malformed, and course.malformed_message()
+# says why. observe() computes these metrics over every micro-batch; the course's
+# helper reports and counts them.
 malformed = F.col("why").isNotNull()
 messages = messages.observe(
     "malformed",

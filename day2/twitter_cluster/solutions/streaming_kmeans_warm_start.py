@@ -95,7 +95,7 @@ def learn_from_batch(batch, batch_id):
     """The sink: runs on the driver once per micro-batch, one streaming k-means step."""
     rows = []
     for row in batch.select("topic", "partition", "offset", "value", "lang", "features").collect():
-        try:  # the course's definition of a tweet (README, "What counts as malformed")
+        try:  # a tweet's definition: course README, "What counts as malformed"
             course.parse_value(row.value, "tweet")
         except course.Malformed as why:
             course.skipped(row.topic, row.partition, row.offset, why)

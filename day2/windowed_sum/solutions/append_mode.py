@@ -71,8 +71,8 @@ records = (
 if args.max_per_batch:
     records = records.option("maxOffsetsPerTrigger", args.max_per_batch)
 # from_json is lenient ("time": "soon" gives a null, NaN a number): the course's check
-# says what is malformed (README, "What counts as malformed"), and why; reported after
-# the batch.
+# says what is malformed (course README, "What counts as malformed"), and why;
+# reported after the batch.
 messages = records.load().select(
     "topic", "partition", "offset", course.malformed_message("value").alias("why"),
     F.from_json(F.col("value").cast("string"), "time LONG, msg STRING").alias("m"))
