@@ -12,14 +12,14 @@ solutions/honest_scoreboard.py is one way to do it, honestly.
 --topic defaults to env CONSUME_TOPICS, else data-topic. The consumer group
 autodata_consumer starts at the earliest round the first time, and where it stopped
 after that: it commits each round once it has handled it. A message that is not
-a data set is reported with its address, skipped and counted. --json also prints
+a data set (course README, "What counts as malformed") is reported with its address and
+what is wrong, skipped and counted. --json also prints
 each data set as one JSON line. It ends with
 FINAL {"messages": N, "malformed": N, "datasets": N}. The broker: env KAFKA_SERVER.
 """
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -34,31 +34,13 @@ import course
 def rebuild(value):
     """One message value (bytes) -> (X, y, score): X a (rows x features) float array,
     y an int array of labels, score the producer's float. Raises ValueError saying
-    what is wrong when the message is not a well-formed data set."""
-    try:
-        data = json.loads(value)
-        rows, score = data["rows"], data["score"]
-        xs = [row["x"] for row in rows]
-        labels = [row["label"] for row in rows]
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"lacks a field of rows[].x, rows[].label, score ({exc!r})") from None
-
-    def is_number(v):
-        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-    if not is_number(score):
-        raise ValueError(f"score is not a number: {score!r}")
-    if len(rows) < 2:
-        raise ValueError(f"{len(rows)} row(s): a data set needs at least 2")
-    if not all(isinstance(x, list) and x and all(map(is_number, x)) for x in xs):
-        raise ValueError("an 'x' is not a non-empty list of numbers")
-    if len({len(x) for x in xs}) != 1:
-        raise ValueError(f"rows of different lengths {sorted({len(x) for x in xs})}: not a matrix")
-    if not all(isinstance(label, int) and not isinstance(label, bool) for label in labels):
-        raise ValueError("a 'label' is not an integer")
-    return np.array(xs, dtype=float), np.array(labels, dtype=int), float(score)
+    what is wrong when the message is not a well-formed data set: the course's
+    definition of the format (course README, "What counts as malformed"),
+    course.parse_value()."""
+    data = course.parse_value(value, "matrix")  # course.Malformed is a ValueError
+    X = np.array([row["x"] for row in data["rows"]], dtype=float)
+    y = np.array([row["label"] for row in data["rows"]], dtype=int)
+    return X, y, float(data["score"])
 
 
 def main():

@@ -10,10 +10,12 @@ starts at the earliest offset. When the group deals its partitions out again (a
 rebalance: a consumer joined or left) and this consumer's share changes, it prints the
 partitions it now reads, `rebalance: group 'Simple' gave this consumer test-topic/0`.
 Every message is printed with its address,
-`test-topic/0/5: {...}` (topic/partition/offset). A message that is not UTF-8 JSON
-is reported with its address, skipped and counted; the stream goes on. Without
---max-messages or --seconds it runs until Ctrl-C; it ends with
-FINAL {"messages": N, "malformed": N} (messages: all it read, malformed ones included).
+`test-topic/0/5: {...}` (topic/partition/offset). The messages are simple_producer's,
+UTF-8 JSON {"time": <epoch ms>, "msg": "..."}; anything else is malformed (course README,
+"What counts as malformed"): reported once with its address and what is wrong,
+skipped and counted; the stream goes on. Without --max-messages or --seconds it runs
+until Ctrl-C; it ends with FINAL {"messages": N, "malformed": N} (messages: all it
+read, malformed ones included).
 """
 
 import argparse
@@ -98,12 +100,11 @@ try:
             for record in records:
                 messages += 1
                 done[TopicPartition(record.topic, record.partition)] = record.offset + 1
-                try:
-                    value = json.loads(record.value.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                try:  # the value's JSON object, if it has simple_producer's fields
+                    value = course.parse_value(record.value, "message")
+                except course.Malformed as why:
                     malformed += 1
-                    course.skipped(record.topic, record.partition, record.offset,
-                                   f"not UTF-8 JSON ({exc}): {record.value!r:.60}")
+                    course.skipped(record.topic, record.partition, record.offset, why)
                     continue
                 print(f"{record.topic}/{record.partition}/{record.offset}: {json.dumps(value)}",
                       flush=True)

@@ -13,14 +13,14 @@ PySpark's DStream API has no Kafka connector any more (removed in Spark 3), but 
 reads text lines from a TCP socket. So a small bridge (infra/python/kafka_socket_bridge.py)
 consumes the topic as consumer group `simple_sparkstream` (--group) and writes each message to
 a local socket as one line, `topic/partition/offset<TAB>value`. A value that is not
-JSON with a "msg" text is malformed: reported with its address, counted, skipped.
+simple_producer's JSON (course README, "What counts as malformed") is malformed: reported
+with its address and what is wrong, counted, skipped.
 
 Without --seconds/--max-messages/--batches it runs until Ctrl-C. It stops without
 losing a line, and ends with FINAL {"messages", "malformed", "batches", "words"}.
 """
 
 import argparse
-import json
 import warnings
 from collections import Counter
 from operator import add
@@ -60,15 +60,10 @@ lines = ssc.socketTextStream(bridge.host, bridge.port, StorageLevel.MEMORY_AND_D
 def parse(line):
     """'topic/partition/offset<TAB>{"time": ..., "msg": "..."}' -> what to count: the
     message once and each of its words, or the malformed message's address and why."""
-    address, _, value = line.partition("\t")
-    try:
-        text = json.loads(value)["msg"]
-        if not isinstance(text, str):
-            raise TypeError("msg is not a text")
-    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
-        topic, partition, offset = address.rsplit("/", 2)
-        return [("malformed", (topic, int(partition), int(offset), f"{type(exc).__name__}: {exc}"))]
-    return [("message", "")] + [("word", word) for word in text.split()]
+    address, message, why = course.parse_line(line, "message")  # why: None, or what is wrong
+    if why:
+        return [("malformed", (*address, why))]
+    return [("message", "")] + [("word", word) for word in message["msg"].split()]
 
 
 # The transformations, declared once and run on every batch's RDD.

@@ -61,17 +61,23 @@ records = (
 )
 
 # The value is JSON {"time": ..., "msg": "..."}: from_json parses it with a schema, in
-# the JVM; a value that is not such JSON gives a null msg: malformed.
+# the JVM. It is lenient (a "msg" of 5 becomes the text "5", a missing field a null), so
+# course.malformed_message() checks the value against the course's definition of the
+# format (course README, "What counts as malformed") and says what is wrong (null:
+# nothing).
 schema = "time LONG, msg STRING"
 messages = records.select("topic", "partition", "offset",
-                          F.from_json(F.col("value").cast("string"), schema).alias("m"))
-malformed = F.col("m.msg").isNull()
+                          F.from_json(F.col("value").cast("string"), schema).alias("m"),
+                          course.malformed_message("value").alias("why"))
+malformed = F.col("why").isNotNull()
 # observe(): metrics computed over every micro-batch, reported with its progress (the
-# course's helper prints each malformed message's address and counts them).
+# course's helper prints each malformed message's address and why, and counts them).
 messages = messages.observe(
     "malformed",
     F.count(F.when(malformed, 1)).alias("count"),
-    F.collect_list(F.when(malformed, F.concat_ws("/", "topic", "partition", "offset"))).alias("at"),
+    # "topic/partition/offset: why" (concat gives null for a good message: not collected)
+    F.collect_list(F.concat(F.concat_ws("/", "topic", "partition", "offset"),
+                            F.lit(": "), "why")).alias("at"),
 )
 
 # The transformation: a running count per word, kept in Spark's state store.

@@ -81,10 +81,11 @@ records = (
 )
 if args.max_per_batch:
     records = records.option("maxOffsetsPerTrigger", args.max_per_batch)
-# The message format of producer.py; from_json gives null where the JSON is broken.
+# The message format of producer.py. from_json is lenient (a missing field, or one of
+# another type, becomes a null; NaN is a number): learn() checks each raw value first.
 SCHEMA = ("t DOUBLE, true_weights ARRAY<DOUBLE>, "
           "rows ARRAY<STRUCT<known: BOOLEAN, x: ARRAY<DOUBLE>, label: DOUBLE>>")
-messages = records.load().select("topic", "partition", "offset",
+messages = records.load().select("topic", "partition", "offset", "value",
                                  F.from_json(F.col("value").cast("string"), SCHEMA).alias("m"))
 
 weights = np.zeros(5)  # the model: its state between micro-batches
@@ -106,15 +107,6 @@ def failed(exc):
     print(f"  publishing the model failed: {exc!r}", file=sys.stderr, flush=True)
 
 
-def well_formed(m):
-    """A parsed message has the fields and shapes producer.py sends."""
-    return (m is not None and m.t is not None and m.true_weights is not None and m.rows
-            and len(m.true_weights) == 5
-            and all(r is not None and r.known is not None and r.x is not None
-                    and len(r.x) == 5 and None not in r.x and (r.label is not None or not r.known)
-                    for r in m.rows))
-
-
 def sgd(w, X, y):
     """Gradient descent on the mean squared error, like MLlib's: step / sqrt(i)."""
     for i in range(1, args.iterations + 1):
@@ -128,11 +120,13 @@ def learn(batch, batch_id):
     good = []
     # A micro-batch of trendy data is small: bring it to the driver.
     for msg in sorted(batch.collect(), key=lambda r: (r.partition, r.offset)):
-        if well_formed(msg.m):
-            good.append(msg.m)  # (t, true_weights, [(known, x, label), ...])
-        else:
+        try:  # the format's definition: course README, "What counts as malformed"
+            course.parse_value(msg.value, "trendy")
+        except course.Malformed as why:
             malformed += 1
-            course.skipped(msg.topic, msg.partition, msg.offset, "not a trendy_prices message")
+            course.skipped(msg.topic, msg.partition, msg.offset, why)
+        else:
+            good.append(msg.m)  # (t, true_weights, [(known, x, label), ...])
     known = [(x, label) for _, _, rows in good for is_known, x, label in rows if is_known]
     if known:  # 1. learn from this batch's labels
         weights = sgd(weights, np.array([x for x, _ in known]), np.array([y for _, y in known]))

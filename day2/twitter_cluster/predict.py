@@ -73,9 +73,10 @@ records = (
     .option("maxOffsetsPerTrigger", args.max_per_batch)
     .load()
 )
-# The value is JSON {"text": ..., "lang": ...}; anything else gives a null text.
+# The value is JSON {"text": ..., "lang": ...}. from_json is lenient (anything else
+# gives a null text, a "text" of 5 the text "5"): show_batch() checks each raw value.
 tweets = records.select(
-    F.concat_ws("/", "topic", "partition", "offset").alias("at"), "topic", "partition", "offset",
+    F.concat_ws("/", "topic", "partition", "offset").alias("at"), "topic", "partition", "offset", "value",
     F.from_json(F.col("value").cast("string"), "text STRING, lang STRING").alias("tweet"),
 ).select("*", F.coalesce("tweet.text", F.lit("")).alias("text"), "tweet.lang")
 
@@ -90,10 +91,13 @@ def show_batch(batch, batch_id):
     shown = 0
     # (sorted here, on the driver: an orderBy would make Spark read the batch twice)
     for row in sorted(batch.collect(), key=lambda r: (r.partition, r.offset)):
-        if row.tweet is None or row.tweet.text is None:
-            course.skipped(row.topic, row.partition, row.offset, 'not JSON with a "text"')
+        try:  # a tweet's definition: course README, "What counts as malformed"
+            course.parse_value(row.value, "tweet")
+        except course.Malformed as why:
+            course.skipped(row.topic, row.partition, row.offset, why)
             counts["malformed"] += 1
-        elif args.cluster is None or row.cluster == args.cluster:
+            continue
+        if args.cluster is None or row.cluster == args.cluster:
             shown += 1
             print(json.dumps({"cluster": row.cluster, "lang": row.lang, "at": row.at,
                               "text": row.text}, ensure_ascii=False))

@@ -81,9 +81,10 @@ records = (
     .option("maxOffsetsPerTrigger", args.max_per_batch)
     .load()
 )
-# The value is JSON {"text": ..., "lang": ...}; anything else gives a null text.
+# The value is JSON {"text": ..., "lang": ...}. from_json is lenient (anything else
+# gives a null text, a "text" of 5 the text "5"): learn_from_batch() checks each raw value.
 tweets = records.select(
-    "topic", "partition", "offset",
+    "topic", "partition", "offset", "value",
     F.from_json(F.col("value").cast("string"), "text STRING, lang STRING").alias("tweet"),
 ).select("*", F.coalesce("tweet.text", F.lit("")).alias("text"), "tweet.lang")
 # The same features as train.py: unit-length hashed character-bigram counts
@@ -94,9 +95,11 @@ counts = {"malformed": 0, "tweets": 0, "purity_last": None}
 def learn_from_batch(batch, batch_id):
     """The sink: runs on the driver once per micro-batch, one streaming k-means step."""
     rows = []
-    for row in batch.select("topic", "partition", "offset", "tweet", "lang", "features").collect():
-        if row.tweet is None or row.tweet.text is None:
-            course.skipped(row.topic, row.partition, row.offset, 'not JSON with a "text"')
+    for row in batch.select("topic", "partition", "offset", "value", "lang", "features").collect():
+        try:  # a tweet's definition: course README, "What counts as malformed"
+            course.parse_value(row.value, "tweet")
+        except course.Malformed as why:
+            course.skipped(row.topic, row.partition, row.offset, why)
             counts["malformed"] += 1
         else:
             rows.append(row)

@@ -6,6 +6,11 @@ each exercise script shows its Kafka and Spark calls itself.
                                the one "no broker" message: one line, exit 1
 - skipped(topic, partition, offset, why)
                                the one format for a malformed message that is skipped
+- parse_value(value, fmt), parse_line(line, fmt), malformed_message(value)
+                               what a malformed message is, per message format (the
+                               README's table): a value's JSON object or Malformed(why);
+                               the same for a line of the Kafka-to-socket bridge; and,
+                               as a Spark column, for Structured Streaming's from_json
 - final(stats, **results)      the FINAL {json} line that ends every bounded run
 - stop_query_when_done(query, args), stop_stream_when_done(ssc, args, bridge)
                                --seconds / --max-messages / --batches and Ctrl-C stop
@@ -35,6 +40,7 @@ and makes Spark's Python workers run this same Python.
 import glob
 import json
 import logging
+import math
 import os
 import shlex
 import signal
@@ -158,6 +164,183 @@ def skipped(topic, partition, offset, why=""):
     """Report a malformed message, in the one format of the course, on stderr."""
     print(f"skipped malformed message at {topic}/{partition}/{offset}"
           + (f": {why}" if why else ""), file=sys.stderr, flush=True)
+
+
+# --- What a malformed message is: the README's table "What counts as malformed", in code --
+# One definition per message format, for the Python side (consumers, DStream parse
+# functions, foreachBatch code: parse_value, parse_line) and, for the Structured
+# Streaming jobs that read the simple_producer format with from_json, the same rules as
+# a Spark column (malformed_message). tests/test_bad_input.py holds them to the same
+# corpus of bad values (tests/bad_values.py).
+
+class Malformed(ValueError):
+    """A message that is not of its exercise's format; str() says what is wrong."""
+
+
+def _is_integer(v):  # bool is an int in Python, not in JSON; a long has 64 bits
+    return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
+
+
+def _is_number(v):  # finite: NaN and Infinity are no JSON numbers, 1e400 overflows
+    try:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:  # an integer too big for a float
+        return False
+
+
+def _numbers(count=None):
+    """A test for a list of numbers: `count` of them, or at least one."""
+    return lambda v: (isinstance(v, list) and (len(v) == count if count else len(v) > 0)
+                      and all(map(_is_number, v)))
+
+
+def _field(obj, name, what, ok, whose=""):
+    """obj[name], if it is there and ok(); else Malformed: '"msg" is not a string'."""
+    if name not in obj:
+        raise Malformed(f'{whose}"{name}" is missing')
+    if not ok(obj[name]):
+        raise Malformed(f'{whose}"{name}" is not {what}')
+    return obj[name]
+
+
+def _rows(message, what, ok):
+    rows = _field(message, "rows", what, ok)
+    if not all(isinstance(row, dict) for row in rows):
+        raise Malformed("a row is not an object")
+    return rows
+
+
+def _message(m):  # simple_producer, hamlet_producer: {"time": <epoch ms>, "msg": "..."}
+    _field(m, "time", "an integer", _is_integer)
+    _field(m, "msg", "a string", lambda v: isinstance(v, str))
+
+
+def _matrix(m):  # autodatascientist: {"rows": [{"x": [...], "label": 0}, ...], "score": 0.9}
+    rows = _rows(m, "a list of 2 rows or more", lambda v: isinstance(v, list) and len(v) >= 2)
+    for row in rows:
+        _field(row, "x", "a list of numbers", _numbers(), whose="a row's ")
+        _field(row, "label", "an integer", _is_integer, whose="a row's ")
+    if len({len(row["x"]) for row in rows}) > 1:
+        raise Malformed("rows of different lengths: not a matrix")
+    _field(m, "score", "a number", _is_number)
+
+
+def _trendy(m):  # trendy_prices: {"t": 12.0, "true_weights": [5], "rows": [{"x", "known", "label"}]}
+    _field(m, "t", "a number", _is_number)
+    _field(m, "true_weights", "a list of 5 numbers", _numbers(5))
+    for row in _rows(m, "a list of rows", lambda v: isinstance(v, list) and len(v) > 0):
+        _field(row, "x", "a list of 5 numbers", _numbers(5), whose="a row's ")
+        if _field(row, "known", "true or false", lambda v: isinstance(v, bool), whose="a row's "):
+            _field(row, "label", "a number", _is_number, whose="a known row's ")
+
+
+def _tweet(m):  # twitter_cluster: {"text": "...", "lang": "en"}
+    _field(m, "text", "a string", lambda v: isinstance(v, str))
+    _field(m, "lang", "a string", lambda v: isinstance(v, str))
+
+
+FORMATS = {"message": _message, "matrix": _matrix, "trendy": _trendy, "tweet": _tweet}
+
+
+def _not_a_number(constant):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def text_of(value):
+    """A Kafka message value (bytes; None for a tombstone) as text, or Malformed."""
+    if value is None:
+        raise Malformed("no value (a tombstone)")
+    if isinstance(value, str):
+        return value
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("not UTF-8") from None
+
+
+def parse_value(value, fmt):
+    """A message's value (bytes from Kafka, or its text; None for a tombstone) -> its
+    JSON object, checked against the format fmt ("message", "matrix", "trendy" or
+    "tweet"). Raises Malformed saying what is wrong, in a few words: "not UTF-8",
+    "not JSON", "JSON nested too deep", "JSON array, not an object", '"msg" is missing',
+    '"msg" is not a string', ... Fields beyond the format's are allowed."""
+    text = text_of(value)
+    if not text:
+        raise Malformed("empty value")
+    try:
+        # Python's json accepts NaN and Infinity (no JSON numbers): not here.
+        message = json.loads(text, parse_constant=_not_a_number)
+    except RecursionError:  # Python's json gives up at about 1,000 levels
+        raise Malformed("JSON nested too deep") from None
+    except ValueError:
+        raise Malformed("not JSON") from None
+    if not isinstance(message, dict):
+        kind = ("null" if message is None else "boolean" if isinstance(message, bool) else
+                "string" if isinstance(message, str) else "array" if isinstance(message, list)
+                else "number")
+        raise Malformed(f"JSON {kind}, not an object")
+    FORMATS[fmt](message)
+    return message
+
+
+def parse_line(line, fmt):
+    """A line of the Kafka-to-socket bridge (infra/python/kafka_socket_bridge.py) ->
+    (address, message, why): address is (topic, partition, offset); then the JSON
+    object and None for a good message, or None and what is wrong for a malformed one."""
+    address, tab, value = line.partition("\t")
+    why = None
+    if not tab:  # a value that is not text: the bridge wrote what is wrong after the address
+        address, _, why = address.partition(" ")
+    topic, partition, offset = address.rsplit("/", 2)
+    address = (topic, int(partition), int(offset))
+    if why:
+        return address, None, why
+    try:
+        return address, parse_value(value, fmt), None
+    except Malformed as exc:
+        return address, None, str(exc)
+
+
+def malformed_message(value="value"):
+    """parse_value(value, "message") as a Spark column, for the Structured Streaming jobs
+    that read the simple_producer format with from_json: null for a good message, else
+    what is wrong, in the same words. from_json alone cannot tell: it reads
+    {"time": 1, "msg": 5} as the text "5", a "time" of "soon" as a null, and NaN as a
+    number. `value` is the Kafka value column (or its name)."""
+    from pyspark.sql import functions as F
+
+    raw = F.col(value) if isinstance(value, str) else value
+    text = raw.cast("string")
+    parsed = F.try_parse_json(text)  # a VARIANT; null if the text is not JSON (or too deep)
+    kind = F.schema_of_variant(parsed)  # "OBJECT<msg: STRING, time: BIGINT>", "ARRAY<...>", ...
+    head = F.substring(text, 1, 10000)  # its nesting depth there: opened minus closed
+    depth = F.length(F.translate(head, "]}", "")) - F.length(F.translate(head, "[{", ""))
+
+    def field(name, what, kinds):
+        got = F.variant_get(parsed, f"$.{name}", "variant")
+        return [(got.isNull(), f'"{name}" is missing'),
+                (~F.schema_of_variant(got).isin(*kinds), f'"{name}" is not {what}')]
+
+    checks = [
+        (raw.isNull(), "no value (a tombstone)"),
+        (F.length(raw) == 0, "empty value"),
+        (~F.is_valid_utf8(text), "not UTF-8"),
+        (parsed.isNull() & (depth >= 1000), "JSON nested too deep"),
+        (parsed.isNull(), "not JSON"),
+        (kind.startswith("ARRAY"), "JSON array, not an object"),
+        (kind == "STRING", "JSON string, not an object"),
+        (kind == "VOID", "JSON null, not an object"),
+        (kind == "BOOLEAN", "JSON boolean, not an object"),
+        (~kind.startswith("OBJECT"), "JSON number, not an object"),
+        # Spark's parser stops after the object; Python's json (rightly) does not.
+        (~F.regexp_like(text, F.lit(r"\}[ \t\n\r]*$")), "not JSON"),
+        *field("time", "an integer", ["TINYINT", "SMALLINT", "INT", "BIGINT"]),
+        *field("msg", "a string", ["STRING"]),
+    ]
+    why = F.when(*checks[0])
+    for test, what in checks[1:]:
+        why = why.when(test, what)
+    return why
 
 
 class RunStats:

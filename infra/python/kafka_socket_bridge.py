@@ -6,7 +6,14 @@ socket (`ssc.socketTextStream`, the one behind the classic `nc -lk 9999` example
 so this bridge consumes a Kafka topic with kafka-python and writes each message to
 such a socket, one line per message, prefixed with its address in Kafka:
 
-    <topic>/<partition>/<offset> TAB <the message value, newlines made spaces>
+    <topic>/<partition>/<offset> TAB <the message value, its line breaks made TABs>
+    <topic>/<partition>/<offset> SPACE <what is wrong>   (a value that is not text)
+
+(JSON reads a TAB where it reads a line break, and allows neither inside a string, so
+a value is exactly as well-formed on the line as in Kafka.) A value that is not text
+cannot be a line: a tombstone (no value) and bytes that are not UTF-8 come as their
+address and what is wrong, "test-topic/0/7 no value (a tombstone)". course.parse_line()
+reads both forms.
 
     bridge = KafkaSocketBridge(topic, group_id="my_job").start()
     lines = ssc.socketTextStream(bridge.host, bridge.port)
@@ -14,9 +21,9 @@ such a socket, one line per message, prefixed with its address in Kafka:
 
 It listens on SPARK_LOCAL_IP (default 127.0.0.1), on a free port; nothing is
 consumed until Spark's receiver connects. `bridge.forwarded` counts the lines
-written so far; messages without a value (tombstones) are not forwarded. With
-`max_messages=N` it forwards N messages, then keeps the socket open and idle (a
-closed socket would make Spark restart its receiver).
+written so far: one per message, whatever its value. With `max_messages=N` it forwards
+N messages, then keeps the socket open and idle (a closed socket would make Spark
+restart its receiver).
 
 Delivery semantics, honestly: NOT exactly once, and not even at least once.
 - The consumer starts at the committed offsets of `group_id` (the earliest offset
@@ -51,6 +58,8 @@ import sys
 import threading
 
 from kafka import KafkaConsumer, TopicPartition
+
+import course
 
 KAFKA_SERVER = os.environ.get("KAFKA_SERVER", "localhost:9092")
 
@@ -198,15 +207,20 @@ class KafkaSocketBridge:
         records = [r for part in batch.values() for r in part]
         if not records:
             return
-        lines = [self._line(r) for r in records if r.value is not None]
+        lines = [self._line(r) for r in records]
         conn.sendall(b"".join(lines))
         self.forwarded += len(lines)
         consumer.commit()  # only now: the lines are written
 
     @staticmethod
     def _line(record):
-        """A message as one UTF-8 line, "topic/partition/offset<TAB>value"; newlines
-        inside the value become spaces."""
-        text = record.value.decode("utf-8", errors="replace")
-        text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-        return f"{record.topic}/{record.partition}/{record.offset}\t{text}\n".encode()
+        """A message as one UTF-8 line, "topic/partition/offset<TAB>value" (line breaks
+        inside the value become TABs), or "topic/partition/offset<SPACE>why" for a value
+        that is not text."""
+        address = f"{record.topic}/{record.partition}/{record.offset}"
+        try:
+            text = course.text_of(record.value)
+        except course.Malformed as why:
+            return f"{address} {why}\n".encode()
+        text = text.replace("\r", "\t").replace("\n", "\t")  # JSON reads the three alike
+        return f"{address}\t{text}\n".encode()

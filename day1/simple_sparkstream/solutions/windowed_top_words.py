@@ -10,7 +10,6 @@ window again after every slide (the DStream remembers them for the window's leng
 """
 
 import argparse
-import json
 import warnings
 from collections import Counter
 from operator import add
@@ -50,15 +49,10 @@ lines = ssc.socketTextStream(bridge.host, bridge.port, StorageLevel.MEMORY_AND_D
 def parse(line):
     """'topic/partition/offset<TAB>{"time": ..., "msg": "..."}' -> what to count: the
     message once and each of its words, or the malformed message's address and why."""
-    address, _, value = line.partition("\t")
-    try:
-        text = json.loads(value)["msg"]
-        if not isinstance(text, str):
-            raise TypeError("msg is not a text")
-    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
-        topic, partition, offset = address.rsplit("/", 2)
-        return [("malformed", (topic, int(partition), int(offset), f"{type(exc).__name__}: {exc}"))]
-    return [("message", "")] + [("word", word) for word in text.split()]
+    address, message, why = course.parse_line(line, "message")  # why: None, or what is wrong
+    if why:
+        return [("malformed", (*address, why))]
+    return [("message", "")] + [("word", word) for word in message["msg"].split()]
 
 
 # The transformations, declared once and run on every batch's RDD. A batch's blocks
