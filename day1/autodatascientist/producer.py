@@ -40,8 +40,12 @@ try:
     producer = KafkaProducer(
         bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,  # no broker: give up after 4 s
+        # How long a message may wait for the broker's acknowledgement, retries included,
+        # before its errback reports it failed (idempotent: a resend never doubles it).
+        delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS,
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
     )
+    producer.partitions_for(args.topic)  # where the topic's partitions live (creates it)
 except KafkaError:
     course.exit_no_broker()
 
@@ -74,7 +78,7 @@ def delivery_failed(round_number, exc):
 
 print(f"Playing the house on topic '{args.topic}' at {course.KAFKA_SERVER}, a round every "
       f"{args.interval} s (Ctrl-C to stop)", flush=True)
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         message = make_round()
@@ -86,11 +90,12 @@ try:
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what is still queued ...", file=sys.stderr, flush=True)
 finally:
-    # Without flush() (or close(), which flushes) the last rounds may never leave
-    # this process.
-    producer.flush(timeout=10)
-    producer.close(timeout=10)
-course.final(delivered=delivered, failed=failed)
-sys.exit(1 if failed else 0)
+    # Without flush() (or close(), which flushes) the last rounds may never leave this
+    # process. course.flush() calls producer.flush(), which returns once each round is
+    # delivered or has failed; after Ctrl-C it waits a few seconds at most.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(delivered, failed))

@@ -50,8 +50,12 @@ try:
     producer = KafkaProducer(
         bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,
+        # How long a message may wait for the broker's acknowledgement, retries included,
+        # before its errback reports it failed (idempotent: a resend never doubles it).
+        delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS,
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
     )
+    producer.partitions_for(args.topic)  # where the topic's partitions live (creates it)
 except KafkaError:
     course.exit_no_broker()
 
@@ -89,7 +93,7 @@ def failed(message, exc):
     print(f"delivery failed (t={message['t']:.2f}): {exc}", file=sys.stderr, flush=True)
 
 
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         message = make_message()
@@ -99,9 +103,11 @@ try:
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
-    producer.flush(timeout=10)  # without it, buffered messages would be lost
-    producer.close(timeout=10)
-course.final(**outcome)
-sys.exit(1 if outcome["failed"] else 0)
+    # Without flush(), buffered messages would be lost. course.flush() calls
+    # producer.flush(); after Ctrl-C it waits a few seconds at most for the broker.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(**outcome))

@@ -56,7 +56,10 @@ try:
     except TopicAlreadyExistsError:
         pass
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, bootstrap_timeout_ms=4000)
+    producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, bootstrap_timeout_ms=4000,
+                             # how long a tweet may wait for the broker: then it fails
+                             delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS)
+    producer.partitions_for(args.topic)  # where the topic's partitions live
 except KafkaError:
     course.exit_no_broker()
 
@@ -77,7 +80,7 @@ def delivery_failed(text, exc):
 
 
 rng = random.Random(args.seed)
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         if sent % len(tweets) == 0:
@@ -91,9 +94,11 @@ try:
         if args.interval and (args.count is None or sent < args.count):
             time.sleep(args.interval)
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
-    producer.flush(timeout=10)  # without it, tweets still in the buffer would be lost
-    producer.close(timeout=10)
-course.final(delivered=delivered, failed=failed)
-sys.exit(1 if failed else 0)
+    # Without flush(), tweets still in the buffer would be lost. course.flush() calls
+    # producer.flush(); after Ctrl-C it waits a few seconds at most for the broker.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(delivered, failed))

@@ -4,6 +4,11 @@ each exercise script shows its Kafka and Spark calls itself.
 - KAFKA_SERVER                 the broker (env KAFKA_SERVER, default localhost:9092)
 - check_broker(), exit_no_broker()
                                the one "no broker" message: one line, exit 1
+- DELIVERY_TIMEOUT_MS, flush(producer, ctrl_c), producer_final(delivered, failed)
+                               the end of a producer's run, broker outage or not:
+                               every message sent is delivered or counted as failed,
+                               one line says why, and Ctrl-C does not wait for an
+                               absent broker
 - skipped(topic, partition, offset, why)
                                the one format for a malformed message that is skipped
 - final(stats, **results)      the FINAL {json} line that ends every bounded run
@@ -121,6 +126,93 @@ def check_broker(server=KAFKA_SERVER, timeout_s=4.0):
                          request_timeout_ms=int(timeout_s * 1000)).close()
     except Exception:
         exit_no_broker(server)
+
+
+# --- producers: the end of a run, with or without a broker -------------------------
+# How long a message may wait for the broker's acknowledgement, retries included, before
+# the producer fails it (kafka-python's delivery_timeout_ms, 120 s by default): a broker
+# away for less loses nothing. Env KAFKA_DELIVERY_TIMEOUT_MS changes it (the tests shorten
+# it); kafka-python wants it no shorter than its request timeout, 30 s.
+DELIVERY_TIMEOUT_MS = os.environ.get("KAFKA_DELIVERY_TIMEOUT_MS", "120000")
+if not DELIVERY_TIMEOUT_MS.isdigit() or int(DELIVERY_TIMEOUT_MS) < 30000:
+    sys.exit(f"error: KAFKA_DELIVERY_TIMEOUT_MS={DELIVERY_TIMEOUT_MS} is not a delivery timeout "
+             "kafka-python takes: milliseconds, at least 30000 (its request timeout). "
+             "Fix: unset it (120000) or raise it")
+DELIVERY_TIMEOUT_MS = int(DELIVERY_TIMEOUT_MS)
+CTRL_C_FLUSH_S = 3.0  # after Ctrl-C, how long flush() waits for the broker
+_gave_up = []  # why flush() stopped waiting, if it did: "Ctrl-C" or "timeout"
+
+
+def flush(producer, ctrl_c=False):
+    """producer.flush() at the end of a producer's run: wait until the broker has
+    acknowledged every message sent (each callback reports one), saying so when that
+    takes a while. The wait ends after the delivery timeout (DELIVERY_TIMEOUT_MS) or,
+    after Ctrl-C (ctrl_c=True, or Ctrl-C while it waits), after CTRL_C_FLUSH_S: then
+    every message still unacknowledged fails at once, each reported by its errback, so
+    that none is left without an outcome. Call producer.close() after it."""
+    from kafka.errors import KafkaTimeoutError
+
+    # kafka-python 3.0 does not expire messages while the broker is away for longer than
+    # the delivery timeout (it waits for the broker to re-register the idempotent
+    # producer first), so the wait itself is bounded here.
+    wait = CTRL_C_FLUSH_S if ctrl_c else DELIVERY_TIMEOUT_MS / 1000 + 5
+    try:
+        try:
+            producer.flush(timeout=min(wait, 2.0))
+        except KafkaTimeoutError:  # not acknowledged within 2 s: the broker may be away
+            limit = (f"{wait:g} s at most" if ctrl_c else f"up to the delivery timeout, "
+                     f"{DELIVERY_TIMEOUT_MS / 1000:g} s; Ctrl-C: stop waiting")
+            print(f"waiting for the broker on {KAFKA_SERVER} to acknowledge the messages sent "
+                  f"({limit}) ...", file=sys.stderr, flush=True)
+            producer.flush(timeout=max(wait - 2.0, 0.1))
+        return
+    except KafkaTimeoutError:
+        _gave_up.append("Ctrl-C" if ctrl_c else "timeout")
+    except KeyboardInterrupt:
+        _gave_up.append("Ctrl-C")
+    print(("Ctrl-C" if _gave_up == ["Ctrl-C"] else "The delivery timeout has passed")
+          + f": not waiting for the broker on {KAFKA_SERVER} any longer; every message it has "
+          "not acknowledged fails now", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a moment, not to be cut in half
+    # kafka-python's close(timeout) raises when the timeout passes, where the Java
+    # client's aborts what is left. So force the close: the producer's thread fails
+    # every pending message (their errbacks run), and flush() returns once it has.
+    producer._sender.force_close()
+    producer.flush(timeout=10)
+
+
+def producer_final(delivered, failed):
+    """The end of a producer's run: when messages failed, one line that says why and what
+    to do; then FINAL {"delivered": N, "failed": N}. Returns the exit status, 1 if any
+    message failed."""
+    if failed:
+        timeout = f"{DELIVERY_TIMEOUT_MS / 1000:g} s"
+        if _gave_up == ["Ctrl-C"]:  # be quick: no broker check
+            why = (f"the broker on {KAFKA_SERVER} had not acknowledged them when Ctrl-C stopped "
+                   "the run. Check it (bash infra/kafka.sh status), then send them again")
+        elif not _broker_answers():
+            why = (f"no Kafka broker answers on {KAFKA_SERVER}: it went away during the run, for "
+                   f"longer than the delivery timeout ({timeout}). Start it (bash infra/kafka.sh "
+                   "start), then send them again")
+        elif _gave_up:
+            why = (f"the broker on {KAFKA_SERVER} did not acknowledge them within the delivery "
+                   f"timeout ({timeout}); it answers now: send them again")
+        else:
+            why = "see their delivery reports above"
+        print(f"error: {failed} message(s) not delivered: {why}", file=sys.stderr, flush=True)
+    final(delivered=delivered, failed=failed)
+    return 1 if failed else 0
+
+
+def _broker_answers(server=KAFKA_SERVER, timeout_s=3.0):
+    from kafka import KafkaAdminClient
+
+    try:
+        KafkaAdminClient(bootstrap_servers=server, bootstrap_timeout_ms=int(timeout_s * 1000),
+                         request_timeout_ms=int(timeout_s * 1000)).close()
+        return True
+    except Exception:
+        return False
 
 
 def skipped(topic, partition, offset, why=""):
