@@ -4,11 +4,13 @@ each exercise script shows its Kafka and Spark calls itself.
 - KAFKA_SERVER                 the broker (env KAFKA_SERVER, default localhost:9092)
 - check_broker(), exit_no_broker()
                                the one "no broker" message: one line, exit 1
-- DELIVERY_TIMEOUT_MS, flush(producer, ctrl_c), producer_final(delivered, failed)
+- DELIVERY_TIMEOUT_MS, flush(producer, ctrl_c), not_sent(),
+  producer_final(delivered, failed)
                                the end of a producer's run, broker outage or not:
                                every message sent is delivered or counted as failed,
                                one line says why, and Ctrl-C does not wait for an
                                absent broker
+- wait_for_broker(exc)         a consumer's loop when the broker is away: one line, wait
 - skipped(topic, partition, offset, why)
                                the one format for a malformed message that is skipped
 - final(stats, **results)      the FINAL {json} line that ends every bounded run
@@ -140,7 +142,15 @@ if not DELIVERY_TIMEOUT_MS.isdigit() or int(DELIVERY_TIMEOUT_MS) < 30000:
              "Fix: unset it (120000) or raise it")
 DELIVERY_TIMEOUT_MS = int(DELIVERY_TIMEOUT_MS)
 CTRL_C_FLUSH_S = 3.0  # after Ctrl-C, how long flush() waits for the broker
-_gave_up = []  # why flush() stopped waiting, if it did: "Ctrl-C" or "timeout"
+_ending = {"gave_up": None, "not_sent": 0}  # what flush() and not_sent() saw, for producer_final()
+
+
+def not_sent():
+    """For a producer's loop, when send() itself raised KafkaTimeoutError: it waited
+    max_block_ms (60 s) for the topic's metadata (where its partitions live) and no
+    broker answered. Stop sending there (return from the loop); producer_final() counts
+    that message as failed and says why."""
+    _ending["not_sent"] += 1
 
 
 def flush(producer, ctrl_c=False):
@@ -153,8 +163,8 @@ def flush(producer, ctrl_c=False):
     from kafka.errors import KafkaTimeoutError
 
     # kafka-python 3.0 does not expire messages while the broker is away for longer than
-    # the delivery timeout (it waits for the broker to re-register the idempotent
-    # producer first), so the wait itself is bounded here.
+    # the delivery timeout (it first waits to register its idempotent producer id with
+    # the broker again), so the wait itself is bounded here.
     wait = CTRL_C_FLUSH_S if ctrl_c else DELIVERY_TIMEOUT_MS / 1000 + 5
     try:
         try:
@@ -167,12 +177,11 @@ def flush(producer, ctrl_c=False):
             producer.flush(timeout=max(wait - 2.0, 0.1))
         return
     except KafkaTimeoutError:
-        _gave_up.append("Ctrl-C" if ctrl_c else "timeout")
+        _ending["gave_up"] = "Ctrl-C" if ctrl_c else "The delivery timeout has passed"
     except KeyboardInterrupt:
-        _gave_up.append("Ctrl-C")
-    print(("Ctrl-C" if _gave_up == ["Ctrl-C"] else "The delivery timeout has passed")
-          + f": not waiting for the broker on {KAFKA_SERVER} any longer; every message it has "
-          "not acknowledged fails now", file=sys.stderr, flush=True)
+        _ending["gave_up"] = "Ctrl-C"
+    print(f"{_ending['gave_up']}: not waiting for the broker on {KAFKA_SERVER} any longer; "
+          "every message it has not acknowledged fails now", file=sys.stderr, flush=True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a moment, not to be cut in half
     # kafka-python's close(timeout) raises when the timeout passes, where the Java
     # client's aborts what is left. So force the close: the producer's thread fails
@@ -185,23 +194,43 @@ def producer_final(delivered, failed):
     """The end of a producer's run: when messages failed, one line that says why and what
     to do; then FINAL {"delivered": N, "failed": N}. Returns the exit status, 1 if any
     message failed."""
+    failed += _ending["not_sent"]
     if failed:
-        timeout = f"{DELIVERY_TIMEOUT_MS / 1000:g} s"
-        if _gave_up == ["Ctrl-C"]:  # be quick: no broker check
+        timeout, again = f"{DELIVERY_TIMEOUT_MS / 1000:g} s", "then send them again"
+        if _ending["gave_up"] == "Ctrl-C":  # be quick: no broker check
             why = (f"the broker on {KAFKA_SERVER} had not acknowledged them when Ctrl-C stopped "
-                   "the run. Check it (bash infra/kafka.sh status), then send them again")
+                   f"the run. Check it (bash infra/kafka.sh status), {again}")
         elif not _broker_answers():
-            why = (f"no Kafka broker answers on {KAFKA_SERVER}: it went away during the run, for "
-                   f"longer than the delivery timeout ({timeout}). Start it (bash infra/kafka.sh "
-                   "start), then send them again")
-        elif _gave_up:
-            why = (f"the broker on {KAFKA_SERVER} did not acknowledge them within the delivery "
-                   f"timeout ({timeout}); it answers now: send them again")
+            why = (f"no Kafka broker answers on {KAFKA_SERVER}: it went away during the run"
+                   + (", and send() waited 60 s (max_block_ms) for it" if _ending["not_sent"] else
+                      f", for longer than the delivery timeout ({timeout})")
+                   + f". Start it (bash infra/kafka.sh start), {again}")
+        elif _ending["gave_up"] or _ending["not_sent"]:
+            why = (f"the broker on {KAFKA_SERVER} was away for longer than the producer waits "
+                   f"(the delivery timeout, {timeout}); it answers now: send them again")
         else:
             why = "see their delivery reports above"
         print(f"error: {failed} message(s) not delivered: {why}", file=sys.stderr, flush=True)
     final(delivered=delivered, failed=failed)
     return 1 if failed else 0
+
+
+_broker_away = [0.0]  # when wait_for_broker() was last called
+
+
+def wait_for_broker(exc, pause_s=1.0):
+    """For a consumer's loop, when a call to the broker (poll, commit) raised exc: if
+    it is a retriable error (the broker is away, restarting, or moving a partition),
+    say so in one line (once per outage), wait pause_s and return, so that the loop
+    tries again and goes on where it was once the broker is back. Any other error is
+    raised again."""
+    if not getattr(exc, "retriable", False):
+        raise exc
+    if time.monotonic() - _broker_away[0] > 60:
+        print(f"the broker on {KAFKA_SERVER} does not answer ({type(exc).__name__}): waiting "
+              "for it to come back (nothing is lost; Ctrl-C stops) ...", file=sys.stderr, flush=True)
+    _broker_away[0] = time.monotonic()
+    time.sleep(pause_s)
 
 
 def _broker_answers(server=KAFKA_SERVER, timeout_s=3.0):
