@@ -24,7 +24,7 @@ import time
 from corpus import LANGUAGES, is_held_out, load_corpus, text_key
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 import course
 
@@ -59,7 +59,6 @@ try:
     producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, bootstrap_timeout_ms=4000,
                              # how long a tweet may wait for the broker: then it fails
                              delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS)
-    producer.partitions_for(args.topic)  # where the topic's partitions live
 except KafkaError:
     course.exit_no_broker()
 
@@ -93,6 +92,8 @@ try:
         sent += 1
         if args.interval and (args.count is None or sent < args.count):
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
     ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)

@@ -22,7 +22,7 @@ import sys
 import time
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 import course
 
@@ -46,7 +46,6 @@ try:
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
         key_serializer=lambda key: key.encode("utf-8"),  # keys are bytes too
     )
-    producer.partitions_for(args.topic)  # where the topic's partitions live (creates it)
 except KafkaError:
     course.exit_no_broker()
 
@@ -85,6 +84,8 @@ try:
         sent += 1
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
     ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
