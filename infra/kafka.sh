@@ -78,7 +78,7 @@ start() {
     local p
     for p in "$port" "$controller_port"; do
       if port_in_use "$p"; then
-        die "port $p (the broker's $([ "$p" = "$port" ] && echo "for clients" || echo "controller port")) is already taken by $(port_user "$p"). Fix: stop that program, or start the broker on other ports: KAFKA_SERVER=localhost:29092 bash infra/kafka.sh start"
+        die "port $p (the broker's $([ "$p" = "$port" ] && echo "port for clients" || echo "controller port")) is already taken by $(port_user "$p"). Fix: stop that program, or start the broker on other ports: KAFKA_SERVER=localhost:29092 bash infra/kafka.sh start"
       fi
     done
     bash "$COURSE_ROOT/infra/fetch_jars.sh" kafka
