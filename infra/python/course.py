@@ -23,7 +23,9 @@ each exercise script shows its Kafka and Spark calls itself.
                                line on how long the (micro-)batches took
 - KAFKA_CONNECTOR_JARS         Spark's Kafka connector, as setup.sh resolved it
 
-Importing it also points Spark at the course's settings, infra/spark-conf/
+Importing it also makes a Structured Streaming query that Spark's Kafka source ended
+because the broker stayed away for minutes end in one line, not a stack trace; points
+Spark at the course's settings, infra/spark-conf/
 (spark-defaults.conf: no progress bar, few shuffle partitions; log4j2.properties:
 warnings only), exactly as `spark-submit` reads SPARK_CONF_DIR; honours
 SPARK_MASTER (default local[*]) and SPARK_UI=off (the tests' setting: no web UI);
@@ -197,17 +199,20 @@ def producer_final(delivered, failed):
     failed += _ending["not_sent"]
     if failed:
         timeout, again = f"{DELIVERY_TIMEOUT_MS / 1000:g} s", "then send them again"
-        if _ending["gave_up"] == "Ctrl-C":  # be quick: no broker check
+        gave_up, answers = _ending["gave_up"] or _ending["not_sent"], None
+        if _ending["gave_up"] != "Ctrl-C":  # after Ctrl-C, be quick: no look at the broker
+            answers = _broker_answers()
+        if _ending["gave_up"] == "Ctrl-C":
             why = (f"the broker on {KAFKA_SERVER} had not acknowledged them when Ctrl-C stopped "
                    f"the run. Check it (bash infra/kafka.sh status), {again}")
-        elif not _broker_answers():
+        elif answers is False:
             why = (f"no Kafka broker answers on {KAFKA_SERVER}: it went away during the run"
                    + (", and send() waited 60 s (max_block_ms) for it" if _ending["not_sent"] else
                       f", for longer than the delivery timeout ({timeout})")
                    + f". Start it (bash infra/kafka.sh start), {again}")
-        elif _ending["gave_up"] or _ending["not_sent"]:
+        elif gave_up:
             why = (f"the broker on {KAFKA_SERVER} was away for longer than the producer waits "
-                   f"(the delivery timeout, {timeout}); it answers now: send them again")
+                   f"(the delivery timeout, {timeout}). Check it (bash infra/kafka.sh status), {again}")
         else:
             why = "see their delivery reports above"
         print(f"error: {failed} message(s) not delivered: {why}", file=sys.stderr, flush=True)
@@ -215,22 +220,21 @@ def producer_final(delivered, failed):
     return 1 if failed else 0
 
 
-_broker_away = [0.0]  # when wait_for_broker() was last called
+def _one_line_when_the_broker_stays_away(exc_type, exc, tb):
+    """A Structured Streaming query that Spark's Kafka source ended, after its retries,
+    because no broker answered for minutes: one line instead of a Java stack trace
+    (query.awaitTermination() raises it). Any other error: Python's usual traceback."""
+    if (exc_type.__name__ == "StreamingQueryException"
+            and "org.apache.kafka.common.errors.TimeoutException" in str(exc)):
+        print(f"error: the streaming query stopped: no Kafka broker answered on {KAFKA_SERVER} "
+              "for minutes, and Spark's Kafka source gave up (TimeoutException). Start the broker "
+              "(bash infra/kafka.sh start) and run again: the checkpoint goes on where the query "
+              "stopped", file=sys.stderr, flush=True)
+        return
+    sys.__excepthook__(exc_type, exc, tb)
 
 
-def wait_for_broker(exc, pause_s=1.0):
-    """For a consumer's loop, when a call to the broker (poll, commit) raised exc: if
-    it is a retriable error (the broker is away, restarting, or moving a partition),
-    say so in one line (once per outage), wait pause_s and return, so that the loop
-    tries again and goes on where it was once the broker is back. Any other error is
-    raised again."""
-    if not getattr(exc, "retriable", False):
-        raise exc
-    if time.monotonic() - _broker_away[0] > 60:
-        print(f"the broker on {KAFKA_SERVER} does not answer ({type(exc).__name__}): waiting "
-              "for it to come back (nothing is lost; Ctrl-C stops) ...", file=sys.stderr, flush=True)
-    _broker_away[0] = time.monotonic()
-    time.sleep(pause_s)
+sys.excepthook = _one_line_when_the_broker_stays_away
 
 
 def _broker_answers(server=KAFKA_SERVER, timeout_s=3.0):
@@ -240,6 +244,8 @@ def _broker_answers(server=KAFKA_SERVER, timeout_s=3.0):
         KafkaAdminClient(bootstrap_servers=server, bootstrap_timeout_ms=int(timeout_s * 1000),
                          request_timeout_ms=int(timeout_s * 1000)).close()
         return True
+    except KeyboardInterrupt:  # Ctrl-C while we look: we do not know
+        return None
     except Exception:
         return False
 
