@@ -220,6 +220,24 @@ def producer_final(delivered, failed):
     return 1 if failed else 0
 
 
+_broker_away = [0.0]  # when wait_for_broker() was last called
+
+
+def wait_for_broker(exc, pause_s=1.0):
+    """For a consumer's loop, when a call to the broker (poll, commit) raised exc: if
+    it is a retriable error (the broker is away, restarting, or moving a partition),
+    say so in one line (once per outage), wait pause_s and return, so that the loop
+    tries again and goes on where it was once the broker is back. Any other error is
+    raised again."""
+    if not getattr(exc, "retriable", False):
+        raise exc
+    if time.monotonic() - _broker_away[0] > 60:
+        print(f"the broker on {KAFKA_SERVER} does not answer ({type(exc).__name__}): waiting "
+              "for it to come back (nothing is lost; Ctrl-C stops) ...", file=sys.stderr, flush=True)
+    _broker_away[0] = time.monotonic()
+    time.sleep(pause_s)
+
+
 def _one_line_when_the_broker_stays_away(exc_type, exc, tb):
     """A Structured Streaming query that Spark's Kafka source ended, after its retries,
     because no broker answered for minutes: one line instead of a Java stack trace
