@@ -62,6 +62,9 @@ step "Spark's class-data archive: a faster start for every Spark exercise (once;
 "$COURSE_PYTHON" infra/python/spark_archive.py
 
 step "A Kafka broker on $KAFKA_SERVER"
+# run.sh starts the course's broker on its own only on this address (infra/common.sh).
+mkdir -p "$COURSE_LOCAL"
+echo "$KAFKA_SERVER" > "$COURSE_LOCAL/kafka.address"
 broker=${COURSE_BROKER:-}
 if [ -z "$broker" ]; then
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then broker=docker; else broker=local; fi

@@ -10,6 +10,11 @@
 
 COURSE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COURSE_LOCAL="$COURSE_ROOT/infra/local"      # git-ignored: jars, broker data, logs
+# The local broker's own files (data, log, pid, port): infra/local unless KAFKA_BROKER_DIR
+# names another folder. With another port in KAFKA_SERVER, that runs a second, separate
+# broker beside the course's one (the outage tests stop and start one of their own):
+#   KAFKA_BROKER_DIR=/tmp/broker2 KAFKA_SERVER=localhost:29092 bash infra/kafka.sh start
+KAFKA_BROKER_DIR="${KAFKA_BROKER_DIR:-$COURSE_LOCAL}"
 COURSE_VENV="$COURSE_ROOT/.venv"
 # Inside the exercise containers there is no .venv: the image's python3 has the
 # packages (the Dockerfiles set COURSE_SYSTEM_PYTHON=1).
@@ -108,22 +113,62 @@ port_user() {
 # The pid of the course's local broker (infra/kafka.sh), if it is running.
 local_broker_pid() {
   local pid
-  pid=$(cat "$COURSE_LOCAL/kafka.pid" 2>/dev/null) || return 1
+  pid=$(cat "$KAFKA_BROKER_DIR/kafka.pid" 2>/dev/null) || return 1
   kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-# For run.sh: make sure a broker answers, starting the local one if none does.
-# Not when the local broker was stopped on purpose (bash infra/kafka.sh stop), nor
-# when KAFKA_SERVER names another address: then the script runs and shows what a
-# client does without a broker.
+# The address the course was set up for (setup.sh records its KAFKA_SERVER): the only
+# one where run.sh starts a broker on its own. Default localhost:9092.
+course_kafka_server() { cat "$COURSE_LOCAL/kafka.address" 2>/dev/null || echo localhost:9092; }
+is_course_kafka_server() {
+  local ours
+  ours=$(course_kafka_server)
+  kafka_server_is_local && [ "${KAFKA_SERVER##*:}" = "${ours##*:}" ] && \
+    case "${ours%:*}" in localhost|127.0.0.1) true ;; *) false ;; esac
+}
+
+# Does the local broker (of KAFKA_BROKER_DIR) run, on KAFKA_SERVER's port?
+local_broker_on_port() {
+  local_broker_pid >/dev/null && [ "$(cat "$KAFKA_BROKER_DIR/kafka.port" 2>/dev/null)" = "${KAFKA_SERVER##*:}" ]
+}
+
+# What is on this machine's KAFKA_SERVER port when no broker answers there, in words.
+no_broker_reason() {
+  local port=${KAFKA_SERVER##*:}
+  if ! port_in_use "$port"; then
+    echo "nothing listens on port $port"
+  elif local_broker_on_port; then
+    echo "the local broker (pid $(local_broker_pid)) holds port $port but does not answer yet"
+  else
+    echo "port $port is held by $(port_user "$port"), which does not answer as a Kafka broker"
+  fi
+}
+
+# For run.sh: make sure a broker answers on KAFKA_SERVER. The course starts its local
+# broker on its own only on the address it was set up for (course_kafka_server), and
+# not after 'bash infra/kafka.sh stop'; otherwise one line says what is there instead
+# (nothing, or which program holds the port), and the run stops. KAFKA_SERVER on
+# another machine: the script runs, and says what a client sees without a broker.
 ensure_broker() {
   broker_answers 2 && return 0
   if ! kafka_server_is_local; then
     say "no Kafka broker answers on $KAFKA_SERVER (KAFKA_SERVER)"
-  elif [ -f "$COURSE_LOCAL/stopped-on-purpose" ]; then
-    say "the local broker was stopped with 'bash infra/kafka.sh stop'; start it with 'bash infra/kafka.sh start'"
-  elif local_broker_pid >/dev/null; then
-    say "no broker answers on $KAFKA_SERVER; the local broker runs on localhost:$(cat "$COURSE_LOCAL/kafka.port" 2>/dev/null) (check KAFKA_SERVER)"
+    return 0
+  fi
+  if local_broker_on_port; then  # started, not answering yet: kafka.sh start waits for it
+    bash "$COURSE_ROOT/infra/kafka.sh" start >&2
+    return
+  fi
+  # Something holds the port: a busy broker may just be slow to answer; give it longer.
+  if port_in_use "${KAFKA_SERVER##*:}" && broker_answers 5; then
+    return 0
+  fi
+  if port_in_use "${KAFKA_SERVER##*:}"; then
+    die "no Kafka broker answers on $KAFKA_SERVER: $(no_broker_reason). Fix: stop that program, or set KAFKA_SERVER to your Kafka broker's address"
+  elif ! is_course_kafka_server; then
+    die "no Kafka broker answers on $KAFKA_SERVER: $(no_broker_reason), and run.sh starts the course's broker only on $(course_kafka_server). Start one: bash infra/kafka.sh start (it uses KAFKA_SERVER), or unset KAFKA_SERVER"
+  elif [ -f "$KAFKA_BROKER_DIR/stopped-on-purpose" ]; then
+    die "no Kafka broker answers on $KAFKA_SERVER: the local broker was stopped with 'bash infra/kafka.sh stop'. Start it: bash infra/kafka.sh start"
   elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && \
        [ -n "$(docker compose -f "$COURSE_ROOT/docker-compose.yml" ps -aq kafka 2>/dev/null)" ]; then
     say "no broker answers on $KAFKA_SERVER; starting the Docker one (docker compose up -d --wait kafka) ..."

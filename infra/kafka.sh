@@ -9,6 +9,11 @@
 #   bash infra/kafka.sh logs [-f] the broker's log
 #   bash infra/kafka.sh reset     stop it and delete all topics and offsets
 #
+# It serves KAFKA_SERVER's port (default localhost:9092; its controller the next port, or
+# KAFKA_CONTROLLER_PORT) and keeps its data, log and pid in infra/local/. Another folder in
+# KAFKA_BROKER_DIR and another port make a second, separate broker (the outage tests'):
+#   KAFKA_BROKER_DIR=/tmp/broker2 KAFKA_SERVER=localhost:29092 bash infra/kafka.sh start|stop|status
+#
 # Kafka's own command-line tools (kafka-topics.sh & co. in a release), with
 # --bootstrap-server KAFKA_SERVER added when you leave it out:
 #   bash infra/kafka.sh topics --list
@@ -34,9 +39,9 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
 jars="$COURSE_LOCAL/jars/kafka"
-data="$COURSE_LOCAL/kafka-data"
-log="$COURSE_LOCAL/kafka.log"
-pidfile="$COURSE_LOCAL/kafka.pid"   # with kafka.port beside it: what local_broker_pid reads
+data="$KAFKA_BROKER_DIR/kafka-data"
+log="$KAFKA_BROKER_DIR/kafka.log"
+pidfile="$KAFKA_BROKER_DIR/kafka.pid"   # with kafka.port beside it: what local_broker_pid reads
 port="${KAFKA_SERVER##*:}"
 controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 
@@ -65,13 +70,19 @@ start() {
   fi
   kafka_server_is_local || die "KAFKA_SERVER=$KAFKA_SERVER is not on this machine; the local broker serves localhost only. Fix: unset KAFKA_SERVER or start that broker"
   if pid=$(local_broker_pid); then
-    [ "$(cat "$COURSE_LOCAL/kafka.port" 2>/dev/null)" = "$port" ] || \
-      die "the local broker (pid $pid) runs on localhost:$(cat "$COURSE_LOCAL/kafka.port"), not $KAFKA_SERVER. Fix: bash infra/kafka.sh stop first, or unset KAFKA_SERVER"
+    [ "$(cat "$KAFKA_BROKER_DIR/kafka.port" 2>/dev/null)" = "$port" ] || \
+      die "the local broker (pid $pid) runs on localhost:$(cat "$KAFKA_BROKER_DIR/kafka.port"), not $KAFKA_SERVER. Fix: bash infra/kafka.sh stop first, or unset KAFKA_SERVER"
     say "the local broker (pid $pid) is running but not answering yet; waiting ..."
   else
     require_java kafka
+    local p
+    for p in "$port" "$controller_port"; do
+      if port_in_use "$p"; then
+        die "port $p (the broker's $([ "$p" = "$port" ] && echo "port for clients" || echo "controller port")) is already taken by $(port_user "$p"). Fix: stop that program, or start the broker on other ports: KAFKA_SERVER=localhost:29092 bash infra/kafka.sh start"
+      fi
+    done
     bash "$COURSE_ROOT/infra/fetch_jars.sh" kafka
-    mkdir -p "$COURSE_LOCAL"
+    mkdir -p "$KAFKA_BROKER_DIR"
     # The effective config: the commented template plus this machine's paths/ports.
     {
       cat "$COURSE_ROOT/infra/kafka-server.properties"
@@ -81,15 +92,15 @@ start() {
       echo "listeners=PLAINTEXT://localhost:$port,CONTROLLER://localhost:$controller_port"
       echo "advertised.listeners=PLAINTEXT://localhost:$port"
       echo "controller.quorum.bootstrap.servers=localhost:$controller_port"
-    } > "$COURSE_LOCAL/server.properties"
+    } > "$KAFKA_BROKER_DIR/server.properties"
     if [ ! -f "$data/meta.properties" ]; then
       # KRaft storage is formatted once, with a cluster id, before the first start.
       local cluster_id
       cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid)
       kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" \
-        -c "$COURSE_LOCAL/server.properties" >/dev/null
+        -c "$KAFKA_BROKER_DIR/server.properties" >/dev/null
     fi
-    rm -f "$COURSE_LOCAL/stopped-on-purpose"
+    rm -f "$KAFKA_BROKER_DIR/stopped-on-purpose"
     # In the background, detached from the terminal (setsid where there is one), so
     # that Ctrl-C in the exercise that started it does not stop the broker too.
     local detach=()
@@ -97,9 +108,9 @@ start() {
     # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS holds several JVM options
     nohup ${detach[@]+"${detach[@]}"} java ${KAFKA_HEAP_OPTS:--Xmx512m -Xms512m} -cp "$jars/*" \
       -Dlog4j2.configurationFile="$COURSE_ROOT/infra/log4j2.properties" -Dcourse.log.level=INFO \
-      kafka.Kafka "$COURSE_LOCAL/server.properties" >> "$log" 2>&1 < /dev/null &
+      kafka.Kafka "$KAFKA_BROKER_DIR/server.properties" >> "$log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
-    echo "$port" > "$COURSE_LOCAL/kafka.port"
+    echo "$port" > "$KAFKA_BROKER_DIR/kafka.port"
     say "starting the local Kafka $KAFKA_VERSION broker on $KAFKA_SERVER (pid $!, log: bash infra/kafka.sh logs) ..."
   fi
   local deadline=$((SECONDS + 60))
@@ -117,8 +128,8 @@ start() {
 
 stop() {
   local pid
-  mkdir -p "$COURSE_LOCAL"
-  touch "$COURSE_LOCAL/stopped-on-purpose"
+  mkdir -p "$KAFKA_BROKER_DIR"
+  touch "$KAFKA_BROKER_DIR/stopped-on-purpose"
   if ! pid=$(local_broker_pid); then
     say "the local broker is not running"
     return 0
@@ -138,8 +149,17 @@ status() {
     local pid where="not the local one: Docker or elsewhere"
     pid=$(local_broker_pid) && where="local broker, pid $pid"
     echo "Kafka broker answers on $KAFKA_SERVER ($where)"
+  elif ! kafka_server_is_local; then
+    echo "No Kafka broker answers on $KAFKA_SERVER. Start it, or fix KAFKA_SERVER"
+    return 1
+  elif port_in_use "$port" && ! local_broker_on_port; then
+    echo "No Kafka broker answers on $KAFKA_SERVER: $(no_broker_reason). Stop that program, or set KAFKA_SERVER to your Kafka broker's address"
+    return 1
+  elif local_broker_on_port; then
+    echo "No Kafka broker answers on $KAFKA_SERVER: $(no_broker_reason). Wait, or read its log: bash infra/kafka.sh logs"
+    return 1
   else
-    echo "No Kafka broker answers on $KAFKA_SERVER. Start one: bash infra/kafka.sh start"
+    echo "No Kafka broker answers on $KAFKA_SERVER: $(no_broker_reason). Start one: bash infra/kafka.sh start"
     return 1
   fi
 }

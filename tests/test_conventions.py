@@ -103,6 +103,10 @@ def test_the_lesson_calls_are_in_the_script(script):
     if "KafkaProducer(" in source:  # delivery reports, and nothing lost at exit
         assert "add_callback" in source or ".get(timeout" in source, f"{rel(script)}: no delivery report"
         assert "flush(" in source or ".close(" in source, f"{rel(script)}: no flush() before exit"
+    if "KafkaProducer(" in source and '"--count"' in source:  # a producer: the same in an outage
+        for call in ("delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS", "course.flush(producer, ctrl_c)",
+                     "course.producer_final("):
+            assert call in source, f"{rel(script)}: a producer ends an outage as the others do: {call}"
     if "KafkaConsumer(" in source:  # commit what was handled, after handling it
         assert "enable_auto_commit=False" in source and ".commit(" in source, rel(script)
 

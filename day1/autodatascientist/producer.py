@@ -22,7 +22,7 @@ import sys
 import time
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
@@ -40,6 +40,9 @@ try:
     producer = KafkaProducer(
         bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,  # no broker: give up after 4 s
+        # How long a message may wait for the broker's acknowledgement, retries included,
+        # before its errback reports it failed (idempotent: a resend never doubles it).
+        delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS,
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
     )
 except KafkaError:
@@ -74,7 +77,7 @@ def delivery_failed(round_number, exc):
 
 print(f"Playing the house on topic '{args.topic}' at {course.KAFKA_SERVER}, a round every "
       f"{args.interval} s (Ctrl-C to stop)", flush=True)
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         message = make_round()
@@ -85,12 +88,15 @@ try:
         future.add_errback(delivery_failed, sent)
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what is still queued ...", file=sys.stderr, flush=True)
 finally:
-    # Without flush() (or close(), which flushes) the last rounds may never leave
-    # this process.
-    producer.flush(timeout=10)
-    producer.close(timeout=10)
-course.final(delivered=delivered, failed=failed)
-sys.exit(1 if failed else 0)
+    # Without flush() (or close(), which flushes) the last rounds may never leave this
+    # process. course.flush() calls producer.flush(), which returns once each round is
+    # delivered or has failed; after Ctrl-C it waits a few seconds at most.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(delivered, failed))

@@ -58,13 +58,16 @@ print(f"Consuming {topics} on {course.KAFKA_SERVER} as group '{args.group}' (Ctr
       flush=True)
 messages = malformed = 0
 done = {}  # partition -> offset of the next message to read: what we commit
+committed = {}  # what the broker has of it
 
 
-def commit_done():
+def commit_done(timeout_ms=None):
     # Commit exactly what was handled: poll() may have fetched more than we printed
     # (say Ctrl-C came mid-batch), and committing its position would skip those.
-    if done:
-        consumer.commit({tp: OffsetAndMetadata(offset) for tp, offset in done.items()})
+    if done != committed:
+        consumer.commit({tp: OffsetAndMetadata(offset) for tp, offset in done.items()},
+                        timeout_ms=timeout_ms)
+        committed.update(done)
 
 
 class ShowAssignment(ConsumerRebalanceListener):
@@ -96,7 +99,12 @@ try:
         # poll() returns the records fetched since the last call, per partition, and
         # keeps the consumer alive in its group (heartbeats, partition assignment).
         wanted = args.max_messages - messages if args.max_messages else 100
-        for records in consumer.poll(timeout_ms=500, max_records=wanted).values():
+        try:
+            polled = consumer.poll(timeout_ms=500, max_records=wanted)
+        except KafkaError as exc:  # the broker is away: say so once, wait, poll again; the
+            course.wait_for_broker(exc)  # group resumes where it was once the broker is back
+            continue
+        for records in polled.values():
             for record in records:
                 messages += 1
                 done[TopicPartition(record.topic, record.partition)] = record.offset + 1
@@ -113,13 +121,15 @@ try:
         except (RebalanceInProgressError, CommitFailedError):
             pass  # a rebalance is under way: whoever reads these partitions next reads
             # the uncommitted messages again (at-least-once), after the next poll()
+        except KafkaError as exc:  # `done` keeps the offsets: committed at the next try
+            course.wait_for_broker(exc)
 except KeyboardInterrupt:
     print("\nCtrl-C: committing offsets ...", file=sys.stderr, flush=True)
 finally:
     try:
-        commit_done()
+        commit_done(timeout_ms=5000)  # a broker that is away gets 5 s, not the default 30
     except KafkaError as exc:
         print(f"warning: could not commit offsets ({exc!r}); they will be read again",
               file=sys.stderr)
-    consumer.close(autocommit=False)
+    consumer.close(autocommit=False, timeout_ms=5000)
 course.final({"messages": messages, "malformed": malformed})

@@ -8,6 +8,9 @@ Every message the broker acknowledges is reported with its address,
 `delivered to test-topic/0/5` (topic/partition/offset). Without --count it runs
 until Ctrl-C; either way it flushes before it exits, so every message it accepted
 reaches the broker, and it ends with FINAL {"delivered": N, "failed": N}.
+If the broker goes away, messages wait for it up to the delivery timeout (120 s,
+env KAFKA_DELIVERY_TIMEOUT_MS): a shorter outage loses nothing; after a longer one
+they count as failed, and the run exits 1. Ctrl-C does not wait for an absent broker.
 The broker: env KAFKA_SERVER (default localhost:9092).
 """
 
@@ -17,7 +20,7 @@ import sys
 import time
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 import course
 
@@ -34,6 +37,10 @@ try:
     producer = KafkaProducer(
         bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,
+        # How long a message may wait for the broker's acknowledgement, retries included,
+        # before its errback reports it failed. The producer is idempotent (kafka-python 3):
+        # resending after an outage never writes a message twice.
+        delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS,
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
     )
 except KafkaError:
@@ -59,7 +66,7 @@ def delivery_failed(exc):
 
 print(f"Producing to topic '{args.topic}' on {course.KAFKA_SERVER} every {args.interval} s "
       "(Ctrl-C to stop)", flush=True)
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         value = {"time": int(time.time() * 1000), "msg": args.message}
@@ -71,13 +78,16 @@ try:
         sent += 1
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
     # Without flush() (or close(), which flushes), messages still in the buffer may
-    # never leave this process.
-    producer.flush(timeout=10)
-    producer.close(timeout=10)
+    # never leave this process. course.flush() calls producer.flush(), which returns once
+    # each message is delivered or has failed; after Ctrl-C it waits a few seconds at most.
+    course.flush(producer, ctrl_c)
+    producer.close()
 print(f"Sent {sent} message(s) to '{args.topic}': {delivered} delivered, {failed} failed.")
-course.final(delivered=delivered, failed=failed)
-sys.exit(1 if failed else 0)
+sys.exit(course.producer_final(delivered, failed))

@@ -18,7 +18,7 @@ import sys
 import time
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 import course
 
@@ -34,6 +34,8 @@ with open(args.text, encoding="utf-8") as f:
 
 try:
     producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, bootstrap_timeout_ms=4000,
+                             # how long a line may wait for the broker: then it fails
+                             delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS,
                              value_serializer=lambda value: json.dumps(value).encode("utf-8"))
 except KafkaError:
     course.exit_no_broker()
@@ -58,6 +60,7 @@ def report(line):
 
 print(f"Sending the lines of {os.path.basename(args.text)} to topic {args.topic!r} at "
       f"{course.KAFKA_SERVER}, one every {args.interval:g} s (Ctrl-C stops)", flush=True)
+ctrl_c = False
 try:
     for n, line in enumerate(itertools.islice(itertools.cycle(lines), args.count), 1):
         # send() only buffers the message; the callbacks say what became of it.
@@ -66,10 +69,14 @@ try:
         future.add_callback(on_delivery).add_errback(on_error)
         if n != args.count:
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
-    producer.flush(timeout=10)  # without it, the messages still buffered would be lost
-    producer.close(timeout=10)
-course.final(delivered=len(delivered), failed=len(failed))
-sys.exit(1 if failed else 0)
+    # Without flush(), the messages still buffered would be lost. course.flush() calls
+    # producer.flush(); after Ctrl-C it waits a few seconds at most for the broker.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(len(delivered), len(failed)))

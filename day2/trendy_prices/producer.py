@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 import course
 
@@ -50,6 +50,9 @@ try:
     producer = KafkaProducer(
         bootstrap_servers=course.KAFKA_SERVER,
         bootstrap_timeout_ms=4000,
+        # How long a message may wait for the broker's acknowledgement, retries included,
+        # before its errback reports it failed (idempotent: a resend never doubles it).
+        delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS,
         value_serializer=lambda value: json.dumps(value).encode("utf-8"),
     )
 except KafkaError:
@@ -89,7 +92,7 @@ def failed(message, exc):
     print(f"delivery failed (t={message['t']:.2f}): {exc}", file=sys.stderr, flush=True)
 
 
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         message = make_message()
@@ -98,10 +101,14 @@ try:
         sent += 1
         if args.count is None or sent < args.count:
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
-    producer.flush(timeout=10)  # without it, buffered messages would be lost
-    producer.close(timeout=10)
-course.final(**outcome)
-sys.exit(1 if outcome["failed"] else 0)
+    # Without flush(), buffered messages would be lost. course.flush() calls
+    # producer.flush(); after Ctrl-C it waits a few seconds at most for the broker.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(**outcome))

@@ -24,7 +24,7 @@ import time
 from corpus import LANGUAGES, is_held_out, load_corpus, text_key
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 import course
 
@@ -56,7 +56,9 @@ try:
     except TopicAlreadyExistsError:
         pass
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, bootstrap_timeout_ms=4000)
+    producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, bootstrap_timeout_ms=4000,
+                             # how long a tweet may wait for the broker: then it fails
+                             delivery_timeout_ms=course.DELIVERY_TIMEOUT_MS)
 except KafkaError:
     course.exit_no_broker()
 
@@ -77,7 +79,7 @@ def delivery_failed(text, exc):
 
 
 rng = random.Random(args.seed)
-sent = 0
+sent, ctrl_c = 0, False
 try:
     while args.count is None or sent < args.count:
         if sent % len(tweets) == 0:
@@ -90,10 +92,14 @@ try:
         sent += 1
         if args.interval and (args.count is None or sent < args.count):
             time.sleep(args.interval)
+except KafkaTimeoutError:  # send() waited max_block_ms (60 s) for the topic's metadata:
+    course.not_sent()       # no broker answers. Stop here: that message counts as failed
 except KeyboardInterrupt:
+    ctrl_c = True
     print("\nCtrl-C: flushing what was sent ...", file=sys.stderr, flush=True)
 finally:
-    producer.flush(timeout=10)  # without it, tweets still in the buffer would be lost
-    producer.close(timeout=10)
-course.final(delivered=delivered, failed=failed)
-sys.exit(1 if failed else 0)
+    # Without flush(), tweets still in the buffer would be lost. course.flush() calls
+    # producer.flush(); after Ctrl-C it waits a few seconds at most for the broker.
+    course.flush(producer, ctrl_c)
+    producer.close()
+sys.exit(course.producer_final(delivered, failed))

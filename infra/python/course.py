@@ -4,6 +4,13 @@ each exercise script shows its Kafka and Spark calls itself.
 - KAFKA_SERVER                 the broker (env KAFKA_SERVER, default localhost:9092)
 - check_broker(), exit_no_broker()
                                the one "no broker" message: one line, exit 1
+- DELIVERY_TIMEOUT_MS, flush(producer, ctrl_c), not_sent(),
+  producer_final(delivered, failed)
+                               the end of a producer's run, broker outage or not:
+                               every message sent is delivered or counted as failed,
+                               one line says why, and Ctrl-C does not wait for an
+                               absent broker
+- wait_for_broker(exc)         a consumer's loop when the broker is away: one line, wait
 - skipped(topic, partition, offset, why)
                                the one format for a malformed message that is skipped
 - parse_value(value, fmt), parse_line(line, fmt), malformed_message(value)
@@ -29,7 +36,9 @@ each exercise script shows its Kafka and Spark calls itself.
                                who holds a port, for the "port taken" line
 - KAFKA_CONNECTOR_JARS         Spark's Kafka connector, as setup.sh resolved it
 
-Importing it also gives Spark the course's settings, infra/spark-conf/
+Importing it also makes a Structured Streaming query that Spark's Kafka source ended
+because the broker stayed away for minutes end in one line, not a stack trace; gives
+Spark the course's settings, infra/spark-conf/
 (spark-defaults.conf: no progress bar, few shuffle partitions; log4j2.properties:
 warnings only), as `spark-submit --properties-file ...` would, and the class-data
 archive that setup.sh made (spark_archive.py: a faster JVM start); honours
@@ -158,6 +167,142 @@ def check_broker(server=KAFKA_SERVER, timeout_s=4.0):
                          request_timeout_ms=int(timeout_s * 1000)).close()
     except Exception:
         exit_no_broker(server)
+
+
+# --- producers: the end of a run, with or without a broker -------------------------
+# How long a message may wait for the broker's acknowledgement, retries included, before
+# the producer fails it (kafka-python's delivery_timeout_ms, 120 s by default): a broker
+# away for less loses nothing. Env KAFKA_DELIVERY_TIMEOUT_MS changes it (the tests shorten
+# it); kafka-python wants it no shorter than its request timeout, 30 s.
+DELIVERY_TIMEOUT_MS = os.environ.get("KAFKA_DELIVERY_TIMEOUT_MS", "120000")
+if not DELIVERY_TIMEOUT_MS.isdigit() or int(DELIVERY_TIMEOUT_MS) < 30000:
+    sys.exit(f"error: KAFKA_DELIVERY_TIMEOUT_MS={DELIVERY_TIMEOUT_MS} is not a delivery timeout "
+             "kafka-python takes: milliseconds, at least 30000 (its request timeout). "
+             "Fix: unset it (120000) or raise it")
+DELIVERY_TIMEOUT_MS = int(DELIVERY_TIMEOUT_MS)
+CTRL_C_FLUSH_S = 3.0  # after Ctrl-C, how long flush() waits for the broker
+_ending = {"gave_up": None, "not_sent": 0}  # what flush() and not_sent() saw, for producer_final()
+
+
+def not_sent():
+    """For a producer's loop, when send() itself raised KafkaTimeoutError: it waited
+    max_block_ms (60 s) for the topic's metadata (where its partitions live) and no
+    broker answered. Stop sending there (return from the loop); producer_final() counts
+    that message as failed and says why."""
+    _ending["not_sent"] += 1
+
+
+def flush(producer, ctrl_c=False):
+    """producer.flush() at the end of a producer's run: wait until the broker has
+    acknowledged every message sent (each callback reports one), saying so when that
+    takes a while. The wait ends after the delivery timeout (DELIVERY_TIMEOUT_MS) or,
+    after Ctrl-C (ctrl_c=True, or Ctrl-C while it waits), after CTRL_C_FLUSH_S: then
+    every message still unacknowledged fails at once, each reported by its errback, so
+    that none is left without an outcome. Call producer.close() after it."""
+    from kafka.errors import KafkaTimeoutError
+
+    # kafka-python 3.0 does not expire messages while the broker is away for longer than
+    # the delivery timeout (it first waits to register its idempotent producer id with
+    # the broker again), so the wait itself is bounded here.
+    wait = CTRL_C_FLUSH_S if ctrl_c else DELIVERY_TIMEOUT_MS / 1000 + 5
+    try:
+        try:
+            producer.flush(timeout=min(wait, 2.0))
+        except KafkaTimeoutError:  # not acknowledged within 2 s: the broker may be away
+            limit = (f"{wait:g} s at most" if ctrl_c else f"up to the delivery timeout, "
+                     f"{DELIVERY_TIMEOUT_MS / 1000:g} s; Ctrl-C: stop waiting")
+            print(f"waiting for the broker on {KAFKA_SERVER} to acknowledge the messages sent "
+                  f"({limit}) ...", file=sys.stderr, flush=True)
+            producer.flush(timeout=max(wait - 2.0, 0.1))
+        return
+    except KafkaTimeoutError:
+        _ending["gave_up"] = "Ctrl-C" if ctrl_c else "The delivery timeout has passed"
+    except KeyboardInterrupt:
+        _ending["gave_up"] = "Ctrl-C"
+    print(f"{_ending['gave_up']}: not waiting for the broker on {KAFKA_SERVER} any longer; "
+          "every message it has not acknowledged fails now", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a moment, not to be cut in half
+    # kafka-python's close(timeout) raises when the timeout passes, where the Java
+    # client's aborts what is left. So force the close: the producer's thread fails
+    # every pending message (their errbacks run), and flush() returns once it has.
+    producer._sender.force_close()
+    producer.flush(timeout=10)
+
+
+def producer_final(delivered, failed):
+    """The end of a producer's run: when messages failed, one line that says why and what
+    to do; then FINAL {"delivered": N, "failed": N}. Returns the exit status, 1 if any
+    message failed."""
+    failed += _ending["not_sent"]
+    if failed:
+        timeout, again = f"{DELIVERY_TIMEOUT_MS / 1000:g} s", "then send them again"
+        gave_up, answers = _ending["gave_up"] or _ending["not_sent"], None
+        if _ending["gave_up"] != "Ctrl-C":  # after Ctrl-C, be quick: no look at the broker
+            answers = _broker_answers()
+        if _ending["gave_up"] == "Ctrl-C":
+            why = (f"the broker on {KAFKA_SERVER} had not acknowledged them when Ctrl-C stopped "
+                   f"the run. Check it (bash infra/kafka.sh status), {again}")
+        elif answers is False:
+            why = (f"no Kafka broker answers on {KAFKA_SERVER}: it went away during the run"
+                   + (", and send() waited 60 s (max_block_ms) for it" if _ending["not_sent"] else
+                      f", for longer than the delivery timeout ({timeout})")
+                   + f". Start it (bash infra/kafka.sh start), {again}")
+        elif gave_up:
+            why = (f"the broker on {KAFKA_SERVER} was away for longer than the producer waits "
+                   f"(the delivery timeout, {timeout}). Check it (bash infra/kafka.sh status), {again}")
+        else:
+            why = "see their delivery reports above"
+        print(f"error: {failed} message(s) not delivered: {why}", file=sys.stderr, flush=True)
+    final(delivered=delivered, failed=failed)
+    return 1 if failed else 0
+
+
+_broker_away = [0.0]  # when wait_for_broker() was last called
+
+
+def wait_for_broker(exc, pause_s=1.0):
+    """For a consumer's loop, when a call to the broker (poll, commit) raised exc: if
+    it is a retriable error (the broker is away, restarting, or moving a partition),
+    say so in one line (once per outage), wait pause_s and return, so that the loop
+    tries again and goes on where it was once the broker is back. Any other error is
+    raised again."""
+    if not getattr(exc, "retriable", False):
+        raise exc
+    if time.monotonic() - _broker_away[0] > 60:
+        print(f"the broker on {KAFKA_SERVER} does not answer ({type(exc).__name__}): waiting "
+              "for it to come back (nothing is lost; Ctrl-C stops) ...", file=sys.stderr, flush=True)
+    _broker_away[0] = time.monotonic()
+    time.sleep(pause_s)
+
+
+def _one_line_when_the_broker_stays_away(exc_type, exc, tb):
+    """A Structured Streaming query that Spark's Kafka source ended, after its retries,
+    because no broker answered for minutes: one line instead of a Java stack trace
+    (query.awaitTermination() raises it). Any other error: Python's usual traceback."""
+    if (exc_type.__name__ == "StreamingQueryException"
+            and "org.apache.kafka.common.errors.TimeoutException" in str(exc)):
+        print(f"error: the streaming query stopped: no Kafka broker answered on {KAFKA_SERVER} "
+              "for minutes, and Spark's Kafka source gave up (TimeoutException). Start the broker "
+              "(bash infra/kafka.sh start) and run again: the checkpoint goes on where the query "
+              "stopped", file=sys.stderr, flush=True)
+        return
+    sys.__excepthook__(exc_type, exc, tb)
+
+
+sys.excepthook = _one_line_when_the_broker_stays_away
+
+
+def _broker_answers(server=KAFKA_SERVER, timeout_s=3.0):
+    from kafka import KafkaAdminClient
+
+    try:
+        KafkaAdminClient(bootstrap_servers=server, bootstrap_timeout_ms=int(timeout_s * 1000),
+                         request_timeout_ms=int(timeout_s * 1000)).close()
+        return True
+    except KeyboardInterrupt:  # Ctrl-C while we look: we do not know
+        return None
+    except Exception:
+        return False
 
 
 def skipped(topic, partition, offset, why=""):

@@ -39,6 +39,10 @@ Delivery semantics, honestly: NOT exactly once, and not even at least once.
   their offsets, the next run sends those lines again: counted twice.
 - If Spark's receiver disconnects, the bridge closes its consumer without
   committing and, when the receiver reconnects, starts again at the last commit.
+- If the broker goes away, the bridge says so in one line and waits for it: it
+  goes on from where it was once the broker is back (nothing lost or doubled). A
+  commit that failed meanwhile is made with the next one; if the run stops before
+  that, a warning says that the next run will read those lines again.
 Structured Streaming does not have these problems: its Kafka source reads the
 offsets itself and writes them, with the state, to the query's checkpoint, so a
 restarted query repeats exactly the unfinished micro-batch (see
@@ -56,8 +60,10 @@ import re
 import socket
 import sys
 import threading
+import time
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 import course
 
@@ -96,6 +102,8 @@ class KafkaSocketBridge:
         self._no_more = threading.Event()  # stop_forwarding() was called
         self._busy = threading.Lock()      # held while lines are read, written, committed
         self._conn = None
+        self._uncommitted = False          # lines written whose commit failed (broker away)
+        self._away_since = None            # when the broker stopped answering, if it has
         # Port 0: the operating system picks a free port; Spark connects to it.
         self.host = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
         self._listener = socket.create_server((self.host, 0))
@@ -161,12 +169,19 @@ class KafkaSocketBridge:
         self._conn = conn
         consumer = None
         try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.server,
-                group_id=self.group_id,        # whose committed offsets to start from
-                auto_offset_reset="earliest",  # a new group starts at the beginning
-                enable_auto_commit=False,      # we commit after writing, below
-            )
+            while consumer is None and not self._stopping.is_set():
+                try:
+                    consumer = KafkaConsumer(
+                        bootstrap_servers=self.server,
+                        bootstrap_timeout_ms=5000,     # no broker: try again (below)
+                        group_id=self.group_id,        # whose committed offsets to start from
+                        auto_offset_reset="earliest",  # a new group starts at the beginning
+                        enable_auto_commit=False,      # we commit after writing, below
+                    )
+                except KafkaError as exc:  # no broker (yet, or any more): wait for it
+                    self._broker_away(exc)
+            if consumer is None:
+                return
             # Every partition of the topic, assigned rather than subscribed: one bridge
             # reads them all, so it needs no group membership (no joins, heartbeats or
             # rebalances to go wrong under load), only the group's committed offsets.
@@ -175,8 +190,12 @@ class KafkaSocketBridge:
                 consumer.assign(partitions)
             while partitions and not self._stopping.is_set():
                 with self._busy:
-                    self._forward_some(consumer, conn)
-            consumer.close(autocommit=False)
+                    try:
+                        self._forward_some(consumer, conn)
+                    except KafkaError as exc:  # the broker is away: poll again once it is back
+                        self._broker_away(exc)
+            self._commit_before_close(consumer)
+            consumer.close(autocommit=False, timeout_ms=5000)
         except OSError:
             # The receiver went away (Spark restarts it, or stops): do not commit what
             # may not have arrived; a new connection starts at the last commit.
@@ -186,10 +205,43 @@ class KafkaSocketBridge:
             self._conn = None
             conn.close()
 
+    def _broker_away(self, exc):
+        """A retriable error (the broker is away or restarting): say so once, pause."""
+        if not getattr(exc, "retriable", False):
+            raise exc
+        if self._away_since is None:
+            self._away_since = time.monotonic()
+            print(f"the broker on {self.server} does not answer ({type(exc).__name__}): the "
+                  "Kafka-to-socket bridge waits for it to come back (nothing is lost) ...",
+                  file=sys.stderr, flush=True)
+        self._stopping.wait(1.0)
+
+    def _broker_back(self):
+        if self._away_since is not None:
+            print(f"the broker on {self.server} answers again (after "
+                  f"{time.monotonic() - self._away_since:.0f} s): the bridge goes on",
+                  file=sys.stderr, flush=True)
+            self._away_since = None
+
+    def _commit_before_close(self, consumer):
+        """A commit that failed while the broker was away: one more try, or a warning."""
+        if self._uncommitted:
+            try:
+                consumer.commit(timeout_ms=5000)
+                self._uncommitted = False
+            except KafkaError as exc:
+                print(f"warning: the bridge could not commit the offsets of its last lines "
+                      f"({type(exc).__name__}: the broker is away): the next run reads them again",
+                      file=sys.stderr, flush=True)
+
     def _wait_for_partitions(self, consumer):
         """The topic's partitions, once it exists (a producer may create it later)."""
         while not self._stopping.is_set():
-            ids = consumer.partitions_for_topic(self.topic)
+            try:
+                ids = consumer.partitions_for_topic(self.topic)
+            except KafkaError as exc:
+                self._broker_away(exc)
+                continue
             if ids:
                 return [TopicPartition(self.topic, p) for p in sorted(ids)]
             self._stopping.wait(0.5)
@@ -206,11 +258,17 @@ class KafkaSocketBridge:
         batch = consumer.poll(timeout_ms=200, max_records=remaining)
         records = [r for part in batch.values() for r in part]
         if not records:
+            if self._uncommitted:  # a commit failed while the broker was away: again
+                consumer.commit()
+                self._uncommitted = False
             return
+        self._broker_back()
         lines = [self._line(r) for r in records]
         conn.sendall(b"".join(lines))
         self.forwarded += len(lines)
+        self._uncommitted = True
         consumer.commit()  # only now: the lines are written
+        self._uncommitted = False
 
     @staticmethod
     def _line(record):
