@@ -78,8 +78,12 @@ query.stop()
 spark.read.format("statestore").load(checkpoint).count()
 sc = spark.sparkContext
 ssc = StreamingContext(sc, 0.5)
+def collect(rdd):
+    rdd.collect()  # an output operation returns nothing
+
+
 ssc.queueStream([sc.parallelize(range(10), 1)]).map(lambda x: (x % 2, 1)).reduceByKey(
-    lambda a, b: a + b).foreachRDD(lambda rdd: rdd.collect())
+    lambda a, b: a + b).foreachRDD(collect)
 ssc.start()
 ssc.awaitTerminationOrTimeout(2)
 ssc.stop(stopSparkContext=True, stopGraceFully=False)
@@ -104,10 +108,14 @@ def make():
                              env={**os.environ, "SPARK_UI": "off", "PYSPARK_SUBMIT_ARGS": ""},
                              capture_output=True, timeout=600)
     if job.returncode != 0 or not os.path.exists(dump):
-        tail = "\n".join((job.stdout + job.stderr).splitlines()[-15:])
-        sys.exit(f"{tail}\nerror: could not make Spark's class-data archive (the exercises run "
-                 "without it, only slower to start). Fix: bash setup.sh again; if it fails again, "
-                 "report the lines above")
+        log = os.path.join(os.path.dirname(ARCHIVE), "make.log")
+        with open(log, "w") as out:
+            out.write(job.stdout + job.stderr)
+        # Not an error for setup.sh: the exercises run without the archive, only slower to start.
+        print(f"warning: could not make Spark's class-data archive; the exercises start without "
+              f"it, a few seconds slower (what the job printed: {os.path.relpath(log)}). "
+              "Fix: bash setup.sh again; if it fails again, report that file")
+        return
     os.replace(dump, ARCHIVE)
     with open(STAMP, "w") as stamp:
         stamp.write(fingerprint)
