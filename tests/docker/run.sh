@@ -6,7 +6,8 @@
 #   bash tests/docker/run.sh        (as root, after bash setup.sh; CI runs it after pytest)
 #
 # 1. A Docker engine: Debian's docker.io, and dockerd started in the background if none
-#    runs (stopped again at the end).
+#    runs (stopped again at the end). A dockerd that dies at start on the network state
+#    an unclean stop left (local-kv.db) gets that file moved aside and one more start.
 # 2. Compose v2, built once from its Go module into ~/.docker/cli-plugins.
 # 3. Stand-ins for the pinned base images. No container registry is reachable from CI,
 #    so debian:bookworm-slim (debootstrap), python:3.11.14-slim-bookworm and
@@ -78,12 +79,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" iptables; } \
     > "$logs/apt.log" 2>&1 || { tail -n 20 "$logs/apt.log"; die "apt-get install ${missing[*]} failed (log above)"; }
 fi
+start_dockerd() {  # start_dockerd LOG: dockerd in the background; 0 once it answers, 1 if it exits first
+  setsid dockerd > "$1" 2>&1 < /dev/null &
+  dockerd_pid=$!
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$dockerd_pid" 2>/dev/null || { dockerd_pid=""; return 1; }
+    sleep 1
+  done
+  docker info >/dev/null 2>&1
+}
 if ! docker info >/dev/null 2>&1; then
   command -v setsid >/dev/null || die "setsid not found (util-linux)"
-  setsid dockerd > "$logs/dockerd.log" 2>&1 < /dev/null &
-  dockerd_pid=$!
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { tail -n 20 "$logs/dockerd.log"; die "dockerd did not start (log above)"; }
+  # After an unclean stop (a killed dockerd, a machine that went down), Debian's dockerd
+  # can panic at start in libnetwork (reservePools) on the network state it kept in
+  # local-kv.db (the networks and their address pools). Without it dockerd starts with
+  # its default networks, and compose makes its own again. Moved aside, then one more start.
+  kv=/var/lib/docker/network/files/local-kv.db dockerd_log="$logs/dockerd.log"
+  if ! start_dockerd "$dockerd_log" && [ -z "$dockerd_pid" ] && [ -f "$kv" ] &&
+     grep -q -E 'libnetwork|local-kv\.db|network controller' "$dockerd_log"; then
+    stale="$kv.stale-$(date +%Y%m%d-%H%M%S)"
+    mv "$kv" "$stale"
+    echo "dockerd stopped at start on its stale network state (libnetwork, $kv): moved aside to $(basename "$stale"), starting dockerd once more"
+    dockerd_log="$logs/dockerd-retry.log"
+    start_dockerd "$dockerd_log" || true
+  fi
+  docker info >/dev/null 2>&1 || { tail -n 20 "$dockerd_log"; die "dockerd did not start (log above)"; }
   echo "dockerd started (pid $dockerd_pid)"
 else
   echo "a Docker engine already runs: it stays up at the end"
