@@ -6,7 +6,8 @@
 #   bash tests/docker/run.sh        (as root, after bash setup.sh; CI runs it after pytest)
 #
 # 1. A Docker engine: Debian's docker.io, and dockerd started in the background if none
-#    runs (stopped again at the end).
+#    runs (stopped again at the end). A dockerd that dies at start on the network state
+#    an unclean stop left (local-kv.db) gets that file moved aside and one more start.
 # 2. Compose v2, built once from its Go module into ~/.docker/cli-plugins.
 # 3. Stand-ins for the pinned base images. No container registry is reachable from CI,
 #    so debian:bookworm-slim (debootstrap), python:3.11.14-slim-bookworm and
@@ -54,6 +55,8 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "$(docker compose version 2>/dev/null)" ] && docker info >/dev/null 2>&1; then
     compose down -v --remove-orphans >/dev/null 2>&1 || true
+    # a one-off container (docker compose run) that a timeout or Ctrl-C left behind
+    docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker rm -f >/dev/null 2>&1 || true
   fi
   if $local_broker_was_up; then
     say "starting the course's local broker again (bash infra/kafka.sh start)"
@@ -78,12 +81,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" iptables; } \
     > "$logs/apt.log" 2>&1 || { tail -n 20 "$logs/apt.log"; die "apt-get install ${missing[*]} failed (log above)"; }
 fi
+start_dockerd() {  # start_dockerd LOG: dockerd in the background; 0 once it answers, 1 if it exits first
+  setsid dockerd > "$1" 2>&1 < /dev/null &
+  dockerd_pid=$!
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$dockerd_pid" 2>/dev/null || { dockerd_pid=""; return 1; }
+    sleep 1
+  done
+  docker info >/dev/null 2>&1
+}
 if ! docker info >/dev/null 2>&1; then
   command -v setsid >/dev/null || die "setsid not found (util-linux)"
-  setsid dockerd > "$logs/dockerd.log" 2>&1 < /dev/null &
-  dockerd_pid=$!
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { tail -n 20 "$logs/dockerd.log"; die "dockerd did not start (log above)"; }
+  # After an unclean stop (a killed dockerd, a machine that went down), Debian's dockerd
+  # can panic at start in libnetwork (reservePools) on the network state it kept in
+  # local-kv.db (the networks and their address pools). Without it dockerd starts with
+  # its default networks, and compose makes its own again. Moved aside, then one more start.
+  kv=/var/lib/docker/network/files/local-kv.db dockerd_log="$logs/dockerd.log"
+  if ! start_dockerd "$dockerd_log" && [ -z "$dockerd_pid" ] && [ -f "$kv" ] &&
+     grep -q -E 'libnetwork|local-kv\.db|network controller' "$dockerd_log"; then
+    stale="$kv.stale-$(date +%Y%m%d-%H%M%S)"
+    mv "$kv" "$stale"
+    echo "dockerd stopped at start on its stale network state (libnetwork, $kv): moved aside to $(basename "$stale"), starting dockerd once more"
+    dockerd_log="$logs/dockerd-retry.log"
+    start_dockerd "$dockerd_log" || true
+  fi
+  docker info >/dev/null 2>&1 || { tail -n 20 "$dockerd_log"; die "dockerd did not start (log above)"; }
   echo "dockerd started (pid $dockerd_pid)"
 else
   echo "a Docker engine already runs: it stays up at the end"
@@ -180,11 +203,12 @@ fail() {
   if [ -n "${3:-}" ] && [ -f "$3" ]; then tail -n 15 "$3" | sed 's/^/    | /'; fi
 }
 final_of() { grep '^FINAL ' "$1" | tail -n 1 | cut -d' ' -f2-; }   # the FINAL {json} of a log
-holds() {  # holds LOG EXPR: the log's last FINAL {json}, as d, makes the Python EXPR true
-  "$COURSE_PYTHON" - "$1" "$2" <<'PY'
+holds() {  # holds LOG EXPR [WORD]: the log's last FINAL {json} (or WORD {json}), as d, makes the Python EXPR true
+  "$COURSE_PYTHON" - "$1" "$2" "${3:-FINAL}" <<'PY'
 import json, sys
-lines = [line for line in open(sys.argv[1], errors="replace") if line.startswith("FINAL ")]
-d = json.loads(lines[-1][6:]) if lines else None
+word = sys.argv[3] + " "
+lines = [line for line in open(sys.argv[1], errors="replace") if line.startswith(word)]
+d = json.loads(lines[-1][len(word):]) if lines else None
 sys.exit(0 if d is not None and eval(sys.argv[2], {}, {"d": d}) else 1)
 PY
 }
@@ -410,6 +434,66 @@ u=$(docker run --rm "$PROJECT-kafka_cluster" id -un 2>/dev/null || echo "?")
 users+=("kafka_cluster=$u")
 if ! printf '%s\n' "${users[@]}" | grep -q -E '=(root|\?)$'; then pass non-root "every container runs as a user: ${users[*]}"
 else fail non-root "${users[*]}"; fi
+
+# --- advanced/exactly_once and advanced/spark_cluster (profile "advanced") -----------------
+# Each a scenario in one container, run as its README says (docker compose run --rm
+# exactly_once): a Spark job or worker killed with kill -9, then RESULT {...}. Their
+# PID 1 is docker-init (init: true), which reaps what the scenario kills.
+step "The advanced scenarios in their containers: exactly_once, spark_cluster"
+advanced_run() {  # advanced_run SERVICE SECONDS: its scenario, as its README runs it; the exit status
+  local status=0
+  CRUN_TIMEOUT=$2 crun "$1" > "$logs/$1.log" 2>&1 || status=$?
+  docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1" |
+    xargs -r docker rm -f >/dev/null   # what a timeout left
+  return "$status"
+}
+advanced_check() {  # advanced_check SERVICE STATUS EXPR PROBLEM DETAIL: RESULT makes EXPR true, no
+  local log="$logs/$1.log" result  # PROBLEM found, the output clean and quiet
+  result=$(grep '^RESULT ' "$log" | tail -n 1 | cut -c8-400)
+  if [ "$2" != 0 ]; then fail "advanced-$1" "exit $2 (124: timed out); RESULT ${result:-none}" "$log"
+  elif ! holds "$log" "$3" RESULT; then fail "advanced-$1" "RESULT ${result:-none}" "$log"
+  elif [ -n "$4" ]; then fail "advanced-$1" "$4" "$log"
+  elif ! clean "$log"; then fail "advanced-$1" "a stack trace in the output" "$log"
+  elif grep -q -E '[[:alpha:]]+Warning: ' "$log"; then
+    fail "advanced-$1" "a Python warning in the output: $(grep -m 1 -E '[[:alpha:]]+Warning: ' "$log" | cut -c1-200)"
+  else pass "advanced-$1" "$5"; fi
+}
+advanced=(exactly_once spark_cluster)
+start=$SECONDS
+if docker compose --profile advanced build "${advanced[@]}" > "$logs/build-advanced.log" 2>&1; then
+  pass advanced-build "docker compose --profile advanced build ${advanced[*]}: $((SECONDS - start)) s"
+  if shared=$("$COURSE_PYTHON" tests/docker/layers.py "$PROJECT-simple_structuredstreaming" "${advanced[@]/#/$PROJECT-}" \
+       2> "$logs/layers-advanced.log"); then pass advanced-shared-layers "$shared"
+  else fail advanced-shared-layers "$(tail -n 1 "$logs/layers-advanced.log")"; fi
+  for s in "${advanced[@]}"; do
+    who=$(crun --no-deps "$s" bash -c 'echo "$(id -un), PID 1 $(ps -o comm= -p 1)"' 2>&1 | tail -n 1)
+    if [[ "$who" =~ ^student,\ PID\ 1\ docker-init$ ]]; then pass "advanced-$s-user" "$s: $who"
+    else fail "advanced-$s-user" "$s: ${who:-no answer}, expected student, PID 1 docker-init"; fi
+  done
+  # exactly_once: three acts, each a Spark job killed with kill -9 after its first write
+  # and run again from its checkpoint; duplicates from the Kafka sink only
+  start=$SECONDS status=0
+  advanced_run exactly_once 900 || status=$?
+  kills=$(grep -c -E '\] kill -9 python [0-9]+, java [0-9]+' "$logs/exactly_once.log" || true)
+  problem=""; [ "$kills" = 3 ] || problem="$kills lines 'kill -9 python ..., java ...', expected 3"
+  want='{"sent": 100, "naive_records": 150, "naive_duplicates": 50, "naive_missing": 0, "idempotent_records": 100, "idempotent_duplicates": 0, "idempotent_missing": 0, "transactional_records": 100, "transactional_duplicates": 0, "transactional_missing": 0, "transactional_in_log": 100}'
+  advanced_check exactly_once "$status" "d == $want" "$problem" \
+    "docker compose run --rm exactly_once, $((SECONDS - start)) s: 3 Spark jobs killed with kill -9 and run again from their checkpoints; RESULT: 150 records of 100 messages from the Kafka sink (50 duplicates), 100 of 100 from SQLite upserts and from Kafka transactions, none missing"
+  # spark_cluster: a master and two workers in the container; worker 2 and its executor
+  # killed mid-stream; the counts stay exact
+  start=$SECONDS status=0
+  advanced_run spark_cluster 900 || status=$?
+  killed=$(grep -c 'killed with kill -9: a crash' "$logs/spark_cluster.log" || true)
+  stopped=$(grep -c 'Spark cluster stopped' "$logs/spark_cluster.log" || true)
+  problem=""; [ "$killed" = 1 ] && [ "$stopped" = 1 ] ||
+    problem="$killed line(s) 'killed with kill -9', $stopped line(s) 'Spark cluster stopped', expected 1 and 1"
+  advanced_check spark_cluster "$status" \
+    "d['exact'] is True and d['workers_killed'] == 1 and d['counted'] == d['expected'] and len(d['counted']) == 15 and set(d['counted'].values()) == {75}" \
+    "$problem" \
+    "docker compose run --rm spark_cluster, $((SECONDS - start)) s: worker 2 and its executor killed with kill -9 mid-stream; RESULT exact: 300 messages, 15 words counted 75 times each; the cluster it started stopped at the end"
+else
+  fail advanced-build "docker compose --profile advanced build ${advanced[*]} failed" "$logs/build-advanced.log"
+fi
 
 # The three-broker cluster (profile "cluster"), a replicated topic across a broker's crash
 start=$SECONDS
