@@ -22,13 +22,17 @@ Importing it also points Spark at the course's settings, infra/spark-conf/
 (spark-defaults.conf: no progress bar, few shuffle partitions; log4j2.properties:
 warnings only), exactly as `spark-submit` reads SPARK_CONF_DIR; honours
 SPARK_MASTER (default local[*]) and SPARK_UI=off (the tests' setting: no web UI);
-and makes Spark's Python workers run this same Python.
+makes Spark's Python workers run this same Python; and passes on what Spark's JVM
+prints, except two lines it prints at every start that say nothing to a student
+(see _HARMLESS_JVM_LINES).
 """
 
+import atexit
 import glob
 import json
 import logging
 import os
+import re
 import signal
 import statistics
 import sys
@@ -70,9 +74,55 @@ def _start_jvm_in_its_own_session():
 
         signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
         _check_spark_master()
-        return launch(conf, {**(popen_kwargs or {}), "start_new_session": True})
+        jvm_stderr = _pass_on_jvm_stderr()
+        try:
+            gateway = launch(conf, {**(popen_kwargs or {}), "start_new_session": True,
+                                    "stderr": jvm_stderr})
+        finally:
+            os.close(jvm_stderr)  # the JVM has its own copy
+        atexit.register(_let_the_jvm_finish, gateway.proc)
+        return gateway
 
     context.launch_gateway = launch_gateway
+
+
+# Lines Spark's JVM prints on every run that say nothing to a student; the JVM's other
+# lines (Spark's warnings and errors, the Python workers' errors) pass on unchanged.
+_HARMLESS_JVM_LINES = re.compile(
+    # Spark's launcher adds the incubating Vector API module (faster vector maths), and
+    # the JVM says so at every start; no flag silences it.
+    rb"WARNING: Using incubator modules: jdk\.incubator\.vector\s*$"
+    # MLlib looks for a native BLAS library, prints from C that it found none, and uses
+    # its own Java BLAS, which is fast enough for the course.
+    rb"|netlib-blas: JNI_OnLoad: dlopen\(libblas\.so\.3\) failed: ")
+_jvm_stderr_done = threading.Event()
+
+
+def _pass_on_jvm_stderr():
+    """A pipe for the JVM's stderr: a thread passes each line on to this script's
+    stderr as it comes, except the _HARMLESS_JVM_LINES. Returns the pipe's write end."""
+    read_end, write_end = os.pipe()
+
+    def pass_on():
+        with open(read_end, "rb") as jvm:
+            for line in jvm:
+                if not _HARMLESS_JVM_LINES.match(line):
+                    sys.stderr.buffer.write(line)
+                    sys.stderr.flush()
+        _jvm_stderr_done.set()
+
+    threading.Thread(target=pass_on, name="jvm-stderr", daemon=True).start()
+    return write_end
+
+
+def _let_the_jvm_finish(jvm, timeout_s=10):
+    """At exit: close the JVM's stdin (it exits then, as it would once this process is
+    gone) and pass on its last lines, before the shell prompt comes back."""
+    try:
+        jvm.stdin.close()
+    except OSError:
+        pass
+    _jvm_stderr_done.wait(timeout_s)
 
 
 def _check_spark_master():
