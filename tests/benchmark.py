@@ -1,6 +1,6 @@
 """How fast the Spark exercises start, and whether their streams keep up.
 
-    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady]
+    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady] [--skip-ctrl-c]
 
 Figures, not tests: it prints tables, ends with one line `BENCH {json}`, and the
 READMEs quote it. Every run is started exactly as a student starts it (bash
@@ -15,6 +15,13 @@ dayN/<exercise>/run.sh ...), on fresh topics. Needs a broker (bash setup.sh).
    - Structured Streaming: the median micro-batch duration;
    - both: stop_s, the seconds from the end of --seconds to the exit.
    They read the lines the course's helper prints when a stream stops.
+3. Ctrl-C: every streaming part of every Spark exercise, as a student runs it (its
+   default batch interval or trigger), fed live; SIGINT to its process group at the
+   worst moment, just as a batch has printed (a DStream's next batch then holds lines
+   to process; a Structured query with --trigger 0 has a micro-batch under way):
+   seconds from Ctrl-C to the exit, against the convention's promise (one batch
+   interval plus 5 s), and whether FINAL counted every message received once (the
+   checks of tests/test_live_stops.py, whose runs these are).
 """
 
 import argparse
@@ -208,15 +215,41 @@ def steady(name, rate, seconds):
     return {"median_batch_s": float(m[1]), "stop_s": stop_s}
 
 
+def ctrl_c(name, model):
+    """One part fed live, Ctrl-C just after a batch printed: seconds to exit, counted?"""
+    from test_live_stops import PARTS, assert_quiet_stop, delete_topic, live_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        output, rc, took, run = live_run(name, "sigint", Path(tmp), model=model, quick=False,
+                                         wait_after_ready=0)
+        try:
+            assert_quiet_stop(output, rc, "sigint", PARTS[name].batch)
+            PARTS[name].check(final_line(output), output, run)
+            counted = True
+        except AssertionError as failure:
+            print(f"  {name}: {str(failure).splitlines()[0][:200]}", flush=True)
+            counted = False
+        finally:
+            delete_topic(run.topic)
+    promise = PARTS[name].interval + 5
+    return {"interval_s": PARTS[name].interval, "stop_s": round(took, 1), "promise_s": promise,
+            "kept": took <= promise, "counted": counted}
+
+
+def final_line(output):
+    return json.loads(next(line for line in output.splitlines() if line.startswith("FINAL "))[6:])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="start-up runs per exercise (1)")
     parser.add_argument("--only", help="one exercise, by name")
     parser.add_argument("--skip-steady", action="store_true", help="start-up figures only")
     parser.add_argument("--steady-seconds", type=float, default=60, help="each steady run (60)")
+    parser.add_argument("--skip-ctrl-c", action="store_true", help="no Ctrl-C timings")
     args = parser.parse_args()
     bench = {"cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {},
-             "steady": {}}
+             "steady": {}, "ctrl_c": {}}
     print(f"{os.cpu_count()} cores; load average {bench['load']}")
     print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} run(s))")
     print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7}")
@@ -233,6 +266,22 @@ def main():
                 bench["steady"][f"{name} @{rate}/s"] = result
                 figures = ", ".join(f"{k} {v}" for k, v in result.items())
                 print(f"{name + f' @ {rate} msg/s':36} {figures}", flush=True)
+    if not args.skip_ctrl_c:
+        from test_live_stops import PARTS, train_model
+
+        names = [n for n in PARTS if not args.only or n == args.only]
+        print("\n3. Ctrl-C just after a batch printed, fed live: seconds to exit "
+              "(promise: batch interval + 5 s)")
+        print(f"{'exercise':36} {'interval s':>10} {'stop s':>7} {'kept':>5} {'counted':>8}")
+        with tempfile.TemporaryDirectory() as tmp:
+            needs_model = any("{model}" in PARTS[n].run for n in names)
+            model = train_model(tmp) if needs_model else None
+            for name in names:
+                result = bench["ctrl_c"][name] = ctrl_c(name, model)
+                print(f"{name:36} {result['interval_s']:10g} {result['stop_s']:7.1f} "
+                      f"{'yes' if result['kept'] else 'NO':>5} {'yes' if result['counted'] else 'NO':>8}",
+                      flush=True)
+    bench["load_end"] = round(os.getloadavg()[0], 1)
     print("BENCH " + json.dumps(bench))
 
 

@@ -378,16 +378,17 @@ def new_topic_name(name):
 def train_model(folder):
     """A k-means model of two languages for twitter_cluster predict (one k-means run)."""
     path = Path(folder) / "model"
-    proc = subprocess.run(["bash", "day2/twitter_cluster/run.sh", "train", "--model", path, "--runs", 1,
-                           "--languages", "en,es"], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "SPARK_UI": "off"})
+    proc = subprocess.run(["bash", "day2/twitter_cluster/run.sh", "train", "--model", str(path),
+                           "--runs", "1", "--languages", "en,es"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "SPARK_UI": "off"})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return path
 
 
 def live_run(name, stop, tmp, model=None, quick=True, wait_after_ready=1.0):
     """Run a part fed live and stop it ("bound" or "sigint"). Returns the output, the
-    exit code, the seconds from Ctrl-C to the exit, and the Run its check needs."""
+    exit code, the seconds from Ctrl-C to the exit, and the Run its check needs (then
+    delete_topic(run.topic))."""
     part = PARTS[name]
     run = Run(stop, tmp=Path(tmp), bounded_by=part.bound[1] if stop == "bound" else 1)
     run.topic = new_topic_name(name) if part.feed not in (None, netcat_line) else None
@@ -397,18 +398,19 @@ def live_run(name, stop, tmp, model=None, quick=True, wait_after_ready=1.0):
             "port": run.feed.port if isinstance(run.feed, NetcatFeed) else None}
     args = [str(a).format(**fill) for a in part.run] + (part.quick if quick else []) \
         + (part.bound if stop == "bound" else [])
-    try:
-        if run.feed is None:
+    if run.feed is None:
+        output, rc, took = run_live(args, part.ready, stop, wait_after_ready=wait_after_ready)
+    else:
+        with run.feed:
             output, rc, took = run_live(args, part.ready, stop, wait_after_ready=wait_after_ready)
-        else:
-            with run.feed:
-                output, rc, took = run_live(args, part.ready, stop, wait_after_ready=wait_after_ready)
-    finally:
-        if run.topic:
-            admin = KafkaAdminClient(bootstrap_servers=KAFKA_SERVER)
-            admin.delete_topics([run.topic])
-            admin.close()
     return output, rc, took, run
+
+
+def delete_topic(topic):
+    if topic:
+        admin = KafkaAdminClient(bootstrap_servers=KAFKA_SERVER)
+        admin.delete_topics([topic])
+        admin.close()
 
 
 def assert_quiet_stop(output, rc, stop, batch_line):
@@ -436,5 +438,8 @@ def test_a_live_stop_is_quiet_and_counts_each_message_once(name, stop, tmp_path,
     needs_model = "{model}" in PARTS[name].run
     output, rc, _, run = live_run(name, stop, tmp_path,
                                   model=request.getfixturevalue("model") if needs_model else None)
-    assert_quiet_stop(output, rc, stop, PARTS[name].batch)
-    PARTS[name].check(final(output), output, run)
+    try:
+        assert_quiet_stop(output, rc, stop, PARTS[name].batch)
+        PARTS[name].check(final(output), output, run)
+    finally:
+        delete_topic(run.topic)

@@ -7,7 +7,7 @@ each exercise script shows its Kafka and Spark calls itself.
 - skipped(topic, partition, offset, why)
                                the one format for a malformed message that is skipped
 - final(stats, **results)      the FINAL {json} line that ends every bounded run
-- stop_query_when_done(query, args), stop_stream_when_done(ssc, args, bridge, queued)
+- stop_query_when_done(query, args, on_progress), stop_stream_when_done(ssc, args, bridge, queued)
                                --seconds / --max-messages / --batches and Ctrl-C stop
                                the stream between two (micro-)batches: the one under
                                way finishes, the next one never starts, and every line
@@ -80,7 +80,7 @@ def _start_jvm_in_its_own_session():
                                     "stderr": jvm_stderr})
         finally:
             os.close(jvm_stderr)  # the JVM has its own copy
-        atexit.register(_let_the_jvm_finish, gateway.proc)
+        atexit.register(_pass_on_the_last_jvm_lines)
         return gateway
 
     context.launch_gateway = launch_gateway
@@ -95,7 +95,7 @@ _HARMLESS_JVM_LINES = re.compile(
     # MLlib looks for a native BLAS library, prints from C that it found none, and uses
     # its own Java BLAS, which is fast enough for the course.
     rb"|netlib-blas: JNI_OnLoad: dlopen\(libblas\.so\.3\) failed: ")
-_jvm_stderr_done = threading.Event()
+_jvm_stderr_seen = [time.monotonic()]  # when the JVM last wrote a line
 
 
 def _pass_on_jvm_stderr():
@@ -106,23 +106,21 @@ def _pass_on_jvm_stderr():
     def pass_on():
         with open(read_end, "rb") as jvm:
             for line in jvm:
+                _jvm_stderr_seen[0] = time.monotonic()
                 if not _HARMLESS_JVM_LINES.match(line):
                     sys.stderr.buffer.write(line)
                     sys.stderr.flush()
-        _jvm_stderr_done.set()
 
     threading.Thread(target=pass_on, name="jvm-stderr", daemon=True).start()
     return write_end
 
 
-def _let_the_jvm_finish(jvm, timeout_s=10):
-    """At exit: close the JVM's stdin (it exits then, as it would once this process is
-    gone) and pass on its last lines, before the shell prompt comes back."""
-    try:
-        jvm.stdin.close()
-    except OSError:
-        pass
-    _jvm_stderr_done.wait(timeout_s)
+def _pass_on_the_last_jvm_lines(quiet_s=0.2, at_most_s=2):
+    """At exit, before the prompt comes back: the JVM's last lines (it lives on while this
+    process exits, and ends with it), until it has been quiet for a moment."""
+    deadline = time.monotonic() + at_most_s
+    while time.monotonic() - _jvm_stderr_seen[0] < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _check_spark_master():
@@ -397,13 +395,15 @@ def stop_stream_when_done(ssc, args, bridge=None, queued=None):
 
     - lines from the bridge (a KafkaSocketBridge): the bridge stops forwarding; once
       Spark has put every line it wrote into a batch (at the next batch interval) and
-      processed that batch, the StreamingContext stops at once: nothing is left to do;
+      processed that batch, the StreamingContext stops between two batches, at once:
+      nothing is left to do;
+    - a queueStream: the same, without a bridge;
     - lines from another receiver (netcat), or with a single core (local[1], where the
-      receiver holds the core and no batch runs while it does): a graceful stop. The
-      receiver stops, and Spark processes every batch of what it received;
-    - a queueStream: it stops at once after the batch of its last RDD;
-    then a batch under way finishes its Spark job, the SparkContext stops and the
-    bridge closes.
+      receiver holds the core and no batch runs while it does), or batches that follow
+      each other with no gap (they fall behind): Spark's graceful stop. The receiver
+      stops, and Spark processes every batch of what it received, and one more batch
+      interval;
+    then the SparkContext stops and the bridge closes.
 
     Returns a RunStats (messages = lines processed; batches = batches with data, or the
     queueStream's batches; the script adds its malformed ones); course.final() waits
@@ -459,6 +459,22 @@ def stop_stream_when_done(ssc, args, bridge=None, queued=None):
     def unprocessed():  # the batches made that Spark has not reported processed
         return set(dict(submitted)) - completed
 
+    def between_batches():
+        """No batch made and not processed, and none due now: Spark makes one at every
+        multiple of the interval (epoch time), and reports it a moment later."""
+        since_last = time.time() % interval
+        margin = min(0.3, interval / 4)
+        return margin < since_last < interval - margin and not unprocessed()
+
+    def stop_gracefully():
+        """Spark's graceful stop: the receiver first (it may hold lines that nothing else
+        has), then every batch made until then, and one more batch interval."""
+        ssc.stop(stopSparkContext=False, stopGraceFully=True)
+        # Spark has processed them all, but may stop reporting before it has told us of
+        # the last ones: they count too.
+        for batch in sorted(unprocessed()):
+            count(batch, submitted[batch])
+
     def watch():
         while not stop.wait(0.2):
             if queued is not None and stats.batches >= queued:
@@ -478,21 +494,20 @@ def stop_stream_when_done(ssc, args, bridge=None, queued=None):
                 wait_until(lambda: sum(dict(submitted).values()) >= written, interval + 10)
             if receiver and (bridge is None or starves):
                 # Lines that only the receiver has (netcat's are gone once read), or batches
-                # that cannot run while it holds the only core: stop it first, then process
-                # every batch of what it received, and stop (Spark's graceful stop).
-                ssc.stop(stopSparkContext=False, stopGraceFully=True)
-                # Spark has processed them all, but may stop reporting before it has told
-                # us of the last ones: they count too.
-                for batch in sorted(unprocessed()):
-                    count(batch, submitted[batch])
+                # that cannot run while it holds the only core.
+                stop_gracefully()
             else:
                 if written is not None:  # the batches holding the lines: processed
                     wait_until(lambda: stats.messages >= written or not unprocessed(), 600)
-                # Nothing is left to process: no graceful stop, which would wait for one
-                # more batch (and for every batch queued, if they fall behind).
-                ssc.stop(stopSparkContext=False, stopGraceFully=False)
-                # A batch under way goes on in its Spark job: stopping the SparkContext now
-                # would kill its tasks (noisily). Let it finish; it holds no line.
+                # Nothing is left to process: stop between two batches, at once (a graceful
+                # stop would wait for one more batch). If batches follow each other with no
+                # gap (they fall behind), Spark's graceful stop processes those it made.
+                if wait_until(between_batches, 3 * interval + 5):
+                    ssc.stop(stopSparkContext=False, stopGraceFully=False)
+                else:
+                    stop_gracefully()
+                # Let a Spark job still under way finish (stopping the SparkContext would
+                # kill its tasks, noisily).
                 wait_until(lambda: not ssc.sparkContext.statusTracker().getActiveJobsIds(), 30)
             if written is not None and stats.messages < written:
                 print(f"warning: {_plural(written - stats.messages, 'line')} the bridge wrote "
