@@ -1,6 +1,7 @@
 """How fast the Spark exercises start, and whether their streams keep up.
 
-    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady] [--skip-ctrl-c]
+    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-startup] [--skip-steady]
+        [--skip-ctrl-c]
 
 Figures, not tests: it prints tables, ends with one line `BENCH {json}`, and the
 READMEs quote it. Every run is started exactly as a student starts it (bash
@@ -202,14 +203,14 @@ def steady(name, rate, seconds):
     if proc.returncode != 0:
         sys.exit(f"error: {name} failed (exit {proc.returncode}):\n{out[-2000:]}")
     if interval is not None:
-        m = re.search(r"(\d+) batches of [\d.]+ s: processing took ([\d.]+) s median, "
+        m = re.search(r"(\d+) batch(?:es)? of [\d.]+ s: processing took ([\d.]+) s median, "
                       r"([\d.]+) s max(?:, ([\d.]+) s the first)?", out)
         if not m:
             sys.exit(f"error: {name} printed no processing summary:\n{out[-2000:]}")
         median, worst, first = float(m[2]), float(m[3]), float(m[4] or m[3])
         return {"median_ratio": round(median / interval, 3), "max_ratio": round(worst / interval, 3),
                 "first_ratio": round(first / interval, 3), "batches": int(m[1]), "stop_s": stop_s}
-    m = re.search(r"micro-batches took ([\d.]+) s median", out)
+    m = re.search(r"micro-batch(?:es)? took ([\d.]+) s median", out)
     if not m:
         sys.exit(f"error: {name} printed no micro-batch summary:\n{out[-2000:]}")
     return {"median_batch_s": float(m[1]), "stop_s": stop_s}
@@ -227,7 +228,7 @@ def ctrl_c(name, model):
             PARTS[name].check(final_line(output), output, run)
             counted = True
         except AssertionError as failure:
-            print(f"  {name}: {str(failure).splitlines()[0][:200]}", flush=True)
+            print(f"  {name}: {(str(failure) or repr(failure)).splitlines()[0][:200]}", flush=True)
             counted = False
         finally:
             delete_topic(run.topic)
@@ -244,16 +245,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="start-up runs per exercise (1)")
     parser.add_argument("--only", help="one exercise, by name")
-    parser.add_argument("--skip-steady", action="store_true", help="start-up figures only")
+    parser.add_argument("--skip-startup", action="store_true", help="no start-up figures")
+    parser.add_argument("--skip-steady", action="store_true", help="no steady-state figures")
     parser.add_argument("--steady-seconds", type=float, default=60, help="each steady run (60)")
     parser.add_argument("--skip-ctrl-c", action="store_true", help="no Ctrl-C timings")
     args = parser.parse_args()
     bench = {"cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {},
              "steady": {}, "ctrl_c": {}}
     print(f"{os.cpu_count()} cores; load average {bench['load']}")
-    print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} run(s))")
-    print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7}")
-    for name in [n for n in STARTUP if not args.only or n == args.only]:
+    if not args.skip_startup:
+        print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} run(s))")
+        print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7}")
+    for name in [n for n in STARTUP if not args.skip_startup and (not args.only or n == args.only)]:
         times = [seconds_to_first_batch(name) for _ in range(args.repeat)]
         bench["startup_s"][name] = round(statistics.median(times), 1)
         print(f"{name:36} {statistics.median(times):9.1f} {min(times):7.1f} {max(times):7.1f}",

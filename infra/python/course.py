@@ -285,9 +285,10 @@ def _stop_between_micro_batches(query):
     lock, batch_ended = execution.awaitProgressLock(), execution.awaitProgressLockCondition()
     lock.lock()
     try:
-        # A trigger under way: wait until it has written its output and committed
-        # (then the stream thread signals, and waits for this lock to begin the next).
-        while query.isActive and query.status["isTriggerActive"]:
+        # A micro-batch planned or running: wait until it has written its output and
+        # committed (then the stream thread signals; the next trigger, if it begins,
+        # waits for this lock before it fetches any offset).
+        while query.isActive and _micro_batch_under_way(query.status):
             batch_ended.awaitNanos(1_000_000_000)  # releases the lock while it waits
         # What query.stop() does, now that no micro-batch runs and none can start:
         # mark the query stopped, and interrupt its thread, which then ends quietly
@@ -300,6 +301,14 @@ def _stop_between_micro_batches(query):
         lock.unlock()
     if not query.awaitTermination(30):  # the thread ends at once: it has nothing left to do
         query.stop()
+
+
+def _micro_batch_under_way(status):
+    """Whether a micro-batch is being planned, run or committed (Spark's status words:
+    a trigger that has begun but waits for the lock says "Waiting for next trigger", one
+    that found no data "Waiting for data to arrive")."""
+    return status["isTriggerActive"] and status["message"] in (
+        "Processing new data", "No new data but cleaning up state")
 
 
 def stop_query_when_done(query, args, on_progress=None):
