@@ -1,7 +1,9 @@
 """Every Spark exercise, both APIs, every part that streams, fed live by a producer and
 stopped twice: once by its bound (--max-messages, --batches, --count), once by Ctrl-C
 (SIGINT to the run's process group, as a terminal sends it) a second after a batch
-printed, while messages keep coming. tests/benchmark.py times the same runs' Ctrl-C.
+printed, while messages keep coming. Here the DStream parts; the Structured Streaming
+ones are in test_live_stops_structured.py (so that the two halves can run side by
+side). tests/benchmark.py times the same runs' Ctrl-C.
 
 A stop must be quiet: no ERROR, no Exception, no WARN TaskSetManager (a task killed),
 no Java frame, no Python traceback; no batch printed after the stop's summary line;
@@ -316,7 +318,7 @@ def check_streaming_kmeans(result, output, run):
     assert result["batches"] == len(batches)
 
 
-PARTS = {
+DSTREAM_PARTS = {  # the DStream API: receivers (the Kafka bridge, netcat) and queueStreams
     "simple_sparkstream wordcount": Part(
         ["day1/simple_sparkstream/run.sh", "--topic", "{topic}", "--group", "g-{topic}"],
         r"^Batch .*: [1-9]\d* messages", r"^Batch \d", 10, check_bridge_word_count,
@@ -325,30 +327,32 @@ PARTS = {
         ["day1/simple_sparkstream/run.sh", "netcat", "--socket", "127.0.0.1:{port}"],
         r"^Batch .*: \d+ words", r"^Batch \d", 1, check_netcat,
         bound=["--max-messages", 15], feed=netcat_line, rate=10),
-    "simple_structuredstreaming": Part(
-        ["day2/simple_structuredstreaming/run.sh", "--topic", "{topic}", "--checkpoint", "{tmp}/ckpt"],
-        r"^Batch: \d+", r"^Batch: \d+", 0, check_structured_word_count,
-        bound=["--max-messages", 40], feed=hello),
     "stateful_wordcount dstream": Part(
         ["day2/stateful_wordcount/run.sh", "dstream"],
         r"^--- batch 2 ", r"^--- batch", 1, check_stateful_dstream, bound=["--batches", 3]),
-    "stateful_wordcount structured": Part(
-        ["day2/stateful_wordcount/run.sh", "structured", "--topic", "{topic}"],
-        r"^--- batch \d+:", r"^--- batch", 0, check_stateful_structured,
-        bound=["--max-messages", 20], feed=hamlet_line, rate=10),
     "windowed_sum dstream": Part(
         ["day2/windowed_sum/run.sh", "dstream"],
         r"^\('lastTwoSum', 3\)", r"^Time: ", 1, check_windowed_dstream, bound=["--count", 3]),
-    "windowed_sum events": Part(
-        ["day2/windowed_sum/run.sh", "events", "--topic", "{topic}", "--starting-offsets", "earliest",
-         "--demo-late"],
-        r"^--- batch \d+: windows updated", r"^--- batch \d", 0, check_windowed_events,
-        bound=["--max-messages", 40], feed=hello),
     "trendy_prices dstream": Part(
         ["day2/trendy_prices/run.sh", "dstream", "--topic", "{topic}", "--group", "g-{topic}", "--json",
          "--plot", "{tmp}/plot.png"],
         r"^batch +\d+ ", r"^batch +\d+ ", 5, check_trendy_dstream,
         quick=["--batch-seconds", 2, "--iterations", 3], bound=["--max-messages", 10], feed=trendy, rate=5),
+}
+STRUCTURED_PARTS = {  # Structured Streaming, on Kafka
+    "simple_structuredstreaming": Part(
+        ["day2/simple_structuredstreaming/run.sh", "--topic", "{topic}", "--checkpoint", "{tmp}/ckpt"],
+        r"^Batch: \d+", r"^Batch: \d+", 0, check_structured_word_count,
+        bound=["--max-messages", 40], feed=hello),
+    "stateful_wordcount structured": Part(
+        ["day2/stateful_wordcount/run.sh", "structured", "--topic", "{topic}"],
+        r"^--- batch \d+:", r"^--- batch", 0, check_stateful_structured,
+        bound=["--max-messages", 20], feed=hamlet_line, rate=10),
+    "windowed_sum events": Part(
+        ["day2/windowed_sum/run.sh", "events", "--topic", "{topic}", "--starting-offsets", "earliest",
+         "--demo-late"],
+        r"^--- batch \d+: windows updated", r"^--- batch \d", 0, check_windowed_events,
+        bound=["--max-messages", 40], feed=hello),
     "trendy_prices structured": Part(
         ["day2/trendy_prices/run.sh", "structured", "--topic", "{topic}", "--starting-offsets", "earliest",
          "--json", "--plot", "{tmp}/plot.png"],
@@ -363,6 +367,7 @@ PARTS = {
         r"^BATCH ", r"^BATCH ", 2, check_streaming_kmeans,
         quick=["--trigger", 0], bound=["--max-messages", 30], feed=tweet),
 }
+PARTS = {**DSTREAM_PARTS, **STRUCTURED_PARTS}
 
 
 def new_topic_name(name):
@@ -427,17 +432,10 @@ def assert_quiet_stop(output, rc, stop, batch_line):
     final(output)  # exactly one FINAL line
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory, kafka_server):
-    return train_model(tmp_path_factory.mktemp("live_stops"))
-
-
 @pytest.mark.parametrize("stop", ["bound", "sigint"])
-@pytest.mark.parametrize("name", PARTS)
-def test_a_live_stop_is_quiet_and_counts_each_message_once(name, stop, tmp_path, request):
-    needs_model = "{model}" in PARTS[name].run
-    output, rc, _, run = live_run(name, stop, tmp_path,
-                                  model=request.getfixturevalue("model") if needs_model else None)
+@pytest.mark.parametrize("name", DSTREAM_PARTS)
+def test_a_live_dstream_stop_is_quiet_and_counts_each_message_once(name, stop, tmp_path):
+    output, rc, _, run = live_run(name, stop, tmp_path)
     try:
         assert_quiet_stop(output, rc, stop, PARTS[name].batch)
         PARTS[name].check(final(output), output, run)
