@@ -1,6 +1,7 @@
 """How fast the Spark exercises start, and whether their streams keep up.
 
-    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-steady] [--skip-memory]
+    .venv/bin/python tests/benchmark.py [--repeat N] [--only NAME] [--skip-startup] [--skip-steady]
+        [--skip-memory] [--skip-ctrl-c]
 
 Figures, not tests: it prints tables, ends with one line `BENCH {json}` (with the
 run's date, commit and Spark version), and the READMEs quote it, naming the run.
@@ -22,6 +23,13 @@ on fresh topics. Needs a broker (bash setup.sh).
    They read the lines the course's helper prints when a stream stops.
 3. Memory: the peak resident memory of the local broker, simple_structuredstreaming
    (its Python and Spark's JVM) and simple_producer, running together.
+4. Ctrl-C: every streaming part of every Spark exercise, as a student runs it (its
+   default batch interval or trigger), fed live; SIGINT to its process group at the
+   worst moment, just as a batch has printed (a DStream's next batch then holds lines
+   to process; a Structured query with --trigger 0 has a micro-batch under way):
+   seconds from Ctrl-C to the exit, against the convention's promise (one batch
+   interval plus 5 s), and whether FINAL counted every message received once (the
+   checks of tests/test_live_stops.py, whose runs these are).
 """
 
 import argparse
@@ -270,46 +278,75 @@ def steady(name, rate, seconds):
     if proc.returncode != 0:
         sys.exit(f"error: {name} failed (exit {proc.returncode}):\n{out[-2000:]}")
     if interval is not None:
-        m = re.search(r"(\d+) batches of [\d.]+ s: processing took ([\d.]+) s median, "
+        m = re.search(r"(\d+) batch(?:es)? of [\d.]+ s: processing took ([\d.]+) s median, "
                       r"([\d.]+) s max(?:, ([\d.]+) s the first)?", out)
         if not m:
             sys.exit(f"error: {name} printed no processing summary:\n{out[-2000:]}")
         median, worst, first = float(m[2]), float(m[3]), float(m[4] or m[3])
         return {"median_ratio": round(median / interval, 3), "max_ratio": round(worst / interval, 3),
                 "first_ratio": round(first / interval, 3), "batches": int(m[1]), "stop_s": stop_s}
-    m = re.search(r"micro-batches took ([\d.]+) s median", out)
+    m = re.search(r"micro-batch(?:es)? took ([\d.]+) s median", out)
     if not m:
         sys.exit(f"error: {name} printed no micro-batch summary:\n{out[-2000:]}")
     return {"median_batch_s": float(m[1]), "stop_s": stop_s}
+
+
+def ctrl_c(name, model):
+    """One part fed live, Ctrl-C just after a batch printed: seconds to exit, counted?"""
+    from test_live_stops import PARTS, assert_quiet_stop, delete_topic, live_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        output, rc, took, run = live_run(name, "sigint", Path(tmp), model=model, quick=False,
+                                         wait_after_ready=0)
+        try:
+            assert_quiet_stop(output, rc, "sigint", PARTS[name].batch)
+            PARTS[name].check(final_line(output), output, run)
+            counted = True
+        except AssertionError as failure:
+            print(f"  {name}: {(str(failure) or repr(failure)).splitlines()[0][:200]}", flush=True)
+            counted = False
+        finally:
+            delete_topic(run.topic)
+    promise = PARTS[name].interval + 5
+    return {"interval_s": PARTS[name].interval, "stop_s": round(took, 1), "promise_s": promise,
+            "kept": took <= promise, "counted": counted}
+
+
+def final_line(output):
+    return json.loads(next(line for line in output.splitlines() if line.startswith("FINAL "))[6:])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="start-up runs per exercise (1)")
     parser.add_argument("--only", help="one exercise, by name")
+    parser.add_argument("--skip-startup", action="store_true", help="no start-up figures")
     parser.add_argument("--skip-steady", action="store_true", help="no steady-state figures")
     parser.add_argument("--skip-memory", action="store_true", help="no memory figures")
     parser.add_argument("--steady-seconds", type=float, default=60, help="each steady run (60)")
+    parser.add_argument("--skip-ctrl-c", action="store_true", help="no Ctrl-C timings")
     args = parser.parse_args()
     # What a README that quotes these figures names: the run's date, commit and Spark.
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or None
     spark = re.search(r"^SPARK_VERSION=(\S+)", (ROOT / "infra/versions.sh").read_text(), re.MULTILINE)[1]
     bench = {"date": time.strftime("%Y-%m-%d"), "commit": commit, "spark": spark,
-             "cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {}, "steady": {}}
+             "cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1), "startup_s": {}, "steady": {},
+             "ctrl_c": {}}
     print(f"benchmark run of {bench['date']}, commit {commit}, Spark {spark}: "
           f"{os.cpu_count()} cores; load average {bench['load']}")
-    print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} round(s));"
-          " each round runs the reference first, then every exercise; ratio = exercise / reference"
-          " (medians)")
-    names = [REFERENCE] + [n for n in STARTUP if not args.only or n == args.only]
+    names = [] if args.skip_startup else [REFERENCE] + [n for n in STARTUP if not args.only or n == args.only]
+    if names:
+        print(f"\n1. start-up: seconds from `bash run.sh` to the first batch ({args.repeat} round(s));"
+              " each round runs the reference first, then every exercise; ratio = exercise / reference"
+              " (medians)")
+        print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7} {'ratio':>6}")
     times = {name: [] for name in names}
-    for _ in range(args.repeat):
+    for _ in range(args.repeat if names else 0):
         for name in names:
             times[name].append(seconds_to_first_batch(name))
-    print(f"{'exercise':36} {'median s':>9} {'min s':>7} {'max s':>7} {'ratio':>6}")
-    base = statistics.median(times[REFERENCE])
-    bench["reference_s"] = round(base, 1)
+    base = statistics.median(times[REFERENCE]) if names else None
+    bench["reference_s"] = round(base, 1) if names else None
     bench["startup_ratio"] = {}
     for name in names:
         median = statistics.median(times[name])
@@ -330,6 +367,21 @@ def main():
         bench["memory_mb"] = memory()
         print("\n3. memory: peak resident MB while simple_structuredstreaming runs fed by "
               "simple_producer\n   " + ", ".join(f"{k} {v}" for k, v in bench["memory_mb"].items()))
+    if not args.skip_ctrl_c:
+        from test_live_stops import PARTS, train_model
+
+        names = [n for n in PARTS if not args.only or n == args.only]
+        print("\n4. Ctrl-C just after a batch printed, fed live: seconds to exit "
+              "(promise: batch interval + 5 s)")
+        print(f"{'exercise':36} {'interval s':>10} {'stop s':>7} {'kept':>5} {'counted':>8}")
+        with tempfile.TemporaryDirectory() as tmp:
+            needs_model = any("{model}" in PARTS[n].run for n in names)
+            model = train_model(tmp) if needs_model else None
+            for name in names:
+                result = bench["ctrl_c"][name] = ctrl_c(name, model)
+                print(f"{name:36} {result['interval_s']:10g} {result['stop_s']:7.1f} "
+                      f"{'yes' if result['kept'] else 'NO':>5} {'yes' if result['counted'] else 'NO':>8}",
+                      flush=True)
     print("BENCH " + json.dumps(bench))
 
 

@@ -31,11 +31,20 @@ _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>]+\(.*\)\s*$", re.MULTILINE)
 _BAD_OUTPUT = ("Traceback (most recent call last)", "Python worker exited unexpectedly")
 
 
+def around(text, index, before=1500, after=2500):
+    """The output around a bad line: the start of a trace (its exception and the lines
+    before it, which say what the run was doing), not only the end of the output."""
+    start = text.rfind("\n", 0, max(0, index - before)) + 1
+    return (f"[... {start} characters]\n" if start else "") + text[start:index + after] + \
+        (f"\n[... {len(text) - index - after} more characters]" if index + after < len(text) else "")
+
+
 def assert_clean_output(text):
     """A normal run prints no Java stack trace, no Python traceback."""
-    assert not _JAVA_FRAME.search(text), f"Java stack trace in output:\n{text[-3000:]}"
+    frame = _JAVA_FRAME.search(text)
+    assert not frame, f"Java stack trace in output:\n{around(text, frame.start())}"
     for bad in _BAD_OUTPUT:
-        assert bad not in text, f"{bad!r} in output:\n{text[-3000:]}"
+        assert bad not in text, f"{bad!r} in output:\n{around(text, text.index(bad))}"
 
 
 @contextlib.contextmanager

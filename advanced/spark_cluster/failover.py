@@ -113,7 +113,15 @@ counts = messages.select(F.explode(F.split("m.msg", " ")).alias("word")).groupBy
 # The memory sink keeps the result table in the driver: "complete", the whole table.
 query = (counts.writeStream.outputMode("complete").format("memory").queryName("word_counts")
          .option("checkpointLocation", checkpoint).start())
-run = course.stop_query_when_done(query, argparse.Namespace(max_messages=args.messages, seconds=args.seconds))
+
+
+def show_batch(p):
+    """Spark reports each micro-batch with data when it ends (course.py's listener calls this)."""
+    say(f"batch {p['batchId']}: {p['numInputRows']} messages, {p['batchDuration'] / 1000:.1f} s")
+
+
+run = course.stop_query_when_done(query, argparse.Namespace(max_messages=args.messages, seconds=args.seconds),
+                                  on_progress=show_batch)
 
 acked = []
 producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, value_serializer=str.encode)
@@ -133,12 +141,8 @@ def produce():
 
 threading.Thread(target=produce, daemon=True).start()
 say(f"producing {args.messages} messages to {args.topic!r}, one every {args.interval:g} s")
-seen, killed = set(), None
+killed = None
 while query.isActive:
-    for p in query.recentProgress:
-        if p["batchId"] not in seen and p["numInputRows"] > 0:
-            seen.add(p["batchId"])
-            say(f"batch {p['batchId']}: {p['numInputRows']} messages, {p['batchDuration'] / 1000:.1f} s")
     # Mid-stream: a third is counted, and a micro-batch of new messages is under way.
     if killed is None and run.messages >= args.messages // 3 and query.status["isDataAvailable"]:
         say(f"$ bash infra/spark.sh cluster kill {args.kill_worker}   (the worker and its executor: a crash)")
@@ -147,6 +151,7 @@ while query.isActive:
         say(f"executors: {show(executors(app))}")
     time.sleep(0.1)
 query.awaitTermination()
+run.stopped.wait(60)  # every micro-batch reported and counted
 
 say(f"read {run.messages} messages in {run.batches} micro-batches; executors: {show(executors(app))}")
 counted = dict(sorted((row["word"], row["count"]) for row in spark.table("word_counts").collect()))

@@ -90,7 +90,7 @@ def show(batch_time, rdd):
 totals.foreachRDD(show)
 print(f"Streaming {args.batches} lines, one per {args.batch_seconds:g} s batch "
       f"(checkpoint {checkpoint}) ...", flush=True)
-run = course.stop_stream_when_done(ssc, args)  # --batches, --seconds, Ctrl-C
+run = course.stop_stream_when_done(ssc, args, queued=args.batches)  # the last line, --seconds, Ctrl-C
 ssc.start()
 ssc.awaitTermination()
 totals = shown[-1] if shown else {}

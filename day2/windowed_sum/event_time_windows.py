@@ -38,7 +38,7 @@ A bounded run ends with FINAL {"messages", "malformed", "batches", "windows":
 import argparse
 import json
 import os
-import time
+import threading
 
 from kafka import KafkaProducer
 from pyspark.sql import SparkSession
@@ -126,7 +126,8 @@ def show(batch, batch_id):
         print(f"    {hms(row.start)}-{hms(row.end)}  {row['count']:4d} messages", flush=True)
 
 
-late = {"dropped": 0, "time": None, "batch": -1}
+late = {"dropped": 0, "time": None}
+reported = threading.Event()  # set once the listener has heard of the query's end
 # The job's own producer: the late event of --demo-late, and the watermark for readers.
 results = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER)
 
@@ -141,7 +142,6 @@ class WatermarkReport(StreamingQueryListener):
             return
         dropped = sum(op.numRowsDroppedByWatermark for op in p.stateOperators)
         late["dropped"] += dropped
-        late["batch"] = p.batchId
         if p.numInputRows:
             watermark = epoch_ms(p.eventTime["watermark"]) if "watermark" in p.eventTime else 0
             print(f"    batch {p.batchId} ran with watermark {hms(watermark) if watermark else 'none yet'}"
@@ -167,7 +167,11 @@ class WatermarkReport(StreamingQueryListener):
                   f"{hms(t)}, an hour before the newest; watermark {hms(watermark)} or later: {fate}",
                   flush=True)
 
-    onQueryStarted = onQueryTerminated = lambda self, event: None  # nothing to report
+    def onQueryTerminated(self, event):  # Spark reports it after the last micro-batch
+        reported.set()
+
+    def onQueryStarted(self, event):  # nothing to report
+        pass
 
 
 spark.streams.addListener(WatermarkReport())
@@ -194,11 +198,7 @@ run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --b
 query.awaitTermination()
 course.stop_when_caught_up(to_kafka, query)  # the sink writes all that the console query read
 
-# The listener runs asynchronously: give it a moment to see the last micro-batch.
-deadline = time.monotonic() + 5
-while query.lastProgress and late["batch"] < query.lastProgress["batchId"] \
-        and time.monotonic() < deadline:
-    time.sleep(0.1)
+reported.wait(60)  # the listener runs asynchronously: let it see the last micro-batch
 results.flush()  # nothing the job published is lost (a listener may still publish: no close)
 course.final(run, windows=[[s, e, n] for (s, e), n in sorted(windows.items())],
              dropped_late_rows=late["dropped"], late_event_time=late["time"])

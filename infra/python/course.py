@@ -19,9 +19,11 @@ each exercise script shows its Kafka and Spark calls itself.
                                the same for a line of the Kafka-to-socket bridge; and,
                                as a Spark column, for Structured Streaming's from_json
 - final(stats, **results)      the FINAL {json} line that ends every bounded run
-- stop_query_when_done(query, args), stop_stream_when_done(ssc, args, bridge)
+- stop_query_when_done(query, args, on_progress), stop_stream_when_done(ssc, args, bridge, queued)
                                --seconds / --max-messages / --batches and Ctrl-C stop
-                               the stream cleanly (a DStream without losing a line the
+                               the stream between two (micro-)batches: the one under
+                               way finishes, the next one never starts, and every line
+                               received is processed (a DStream loses no line the
                                bridge wrote), so that a script can simply call
                                awaitTermination(); they count messages, malformed
                                ones and batches for the FINAL line, and print one
@@ -43,14 +45,18 @@ Spark the course's settings, infra/spark-conf/
 warnings only), as `spark-submit --properties-file ...` would, and the class-data
 archive that setup.sh made (spark_archive.py: a faster JVM start); honours
 SPARK_MASTER (default local[*]) and SPARK_UI=off (the tests' setting: no web UI);
-and makes Spark's Python workers run this same Python.
+makes Spark's Python workers run this same Python; and passes on what Spark's JVM
+prints, except two lines it prints at every start that say nothing to a student
+(see _HARMLESS_JVM_LINES).
 """
 
+import atexit
 import glob
 import json
 import logging
 import math
 import os
+import re
 import shlex
 import signal
 import statistics
@@ -114,9 +120,53 @@ def _start_jvm_in_its_own_session():
 
         signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
         _check_spark_master()
-        return launch(conf, {**(popen_kwargs or {}), "start_new_session": True})
+        jvm_stderr = _pass_on_jvm_stderr()
+        try:
+            gateway = launch(conf, {**(popen_kwargs or {}), "start_new_session": True,
+                                    "stderr": jvm_stderr})
+        finally:
+            os.close(jvm_stderr)  # the JVM has its own copy
+        atexit.register(_pass_on_the_last_jvm_lines)
+        return gateway
 
     context.launch_gateway = launch_gateway
+
+
+# Lines Spark's JVM prints on every run that say nothing to a student; the JVM's other
+# lines (Spark's warnings and errors, the Python workers' errors) pass on unchanged.
+_HARMLESS_JVM_LINES = re.compile(
+    # Spark's launcher adds the incubating Vector API module (faster vector maths), and
+    # the JVM says so at every start; no flag silences it.
+    rb"WARNING: Using incubator modules: jdk\.incubator\.vector\s*$"
+    # MLlib looks for a native BLAS library, prints from C that it found none, and uses
+    # its own Java BLAS, which is fast enough for the course.
+    rb"|netlib-blas: JNI_OnLoad: dlopen\(libblas\.so\.3\) failed: ")
+_jvm_stderr_seen = [time.monotonic()]  # when the JVM last wrote a line
+
+
+def _pass_on_jvm_stderr():
+    """A pipe for the JVM's stderr: a thread passes each line on to this script's
+    stderr as it comes, except the _HARMLESS_JVM_LINES. Returns the pipe's write end."""
+    read_end, write_end = os.pipe()
+
+    def pass_on():
+        with open(read_end, "rb") as jvm:
+            for line in jvm:
+                _jvm_stderr_seen[0] = time.monotonic()
+                if not _HARMLESS_JVM_LINES.match(line):
+                    sys.stderr.buffer.write(line)
+                    sys.stderr.flush()
+
+    threading.Thread(target=pass_on, name="jvm-stderr", daemon=True).start()
+    return write_end
+
+
+def _pass_on_the_last_jvm_lines(quiet_s=0.2, at_most_s=2):
+    """At exit, before the prompt comes back: the JVM's last lines (it lives on while this
+    process exits, and ends with it), until it has been quiet for a moment."""
+    deadline = time.monotonic() + at_most_s
+    while time.monotonic() - _jvm_stderr_seen[0] < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _check_spark_master():
@@ -541,26 +591,111 @@ def _on_ctrl_c(stop):
     signal.signal(signal.SIGINT, handler)
 
 
-def stop_query_when_done(query, args):
-    """For a started Structured Streaming query: stop it gracefully once
-    args.seconds have passed, args.max_messages were read or args.batches
-    micro-batches with data have run (each None: no limit), or on Ctrl-C.
-    Returns a RunStats that counts what the query read; micro-batch metrics that
-    the script declared with observe("malformed", count(...).alias("count"),
-    collect_list(<"topic/partition/offset">).alias("at")) are reported and counted
-    as malformed messages. At the stop it prints one line on stderr, how long the
-    micro-batches with data took: `8 micro-batches took 0.41 s median, 1.20 s max`.
+def _plural(n, noun, nouns=None):
+    """'1 micro-batch', '2 micro-batches'."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+class _QueryEvents:
+    """A StreamingQueryListener as Spark's listener bus calls it, through py4j (the Java
+    interface PythonStreamingQueryListener): after every micro-batch, and when a query
+    ends. It reads each micro-batch's progress as JSON, one call into the JVM, where
+    pyspark's StreamingQueryListener converts every field with a call of its own: 0.2 to
+    1.5 s a micro-batch on a busy 2-core laptop, longer than the micro-batches of a
+    word count, so that it heard of them later and later."""
+
+    def __init__(self, query_id, on_progress, on_terminated):
+        self.query_id, self.on_progress, self.on_terminated = query_id, on_progress, on_terminated
+
+    def onQueryStarted(self, event):
+        pass
+
+    def onQueryProgress(self, event):
+        progress = json.loads(event.progress().json())
+        if progress["id"] == self.query_id:
+            self.on_progress(progress)
+
+    def onQueryIdle(self, event):  # a trigger that found no new data
+        pass
+
+    def onQueryTerminated(self, event):
+        if event.id().toString() == self.query_id:
+            self.on_terminated()
+
+    class Java:
+        implements = ["org.apache.spark.sql.streaming.PythonStreamingQueryListener"]
+
+
+def _stop_between_micro_batches(query):
+    """Stop a query once the micro-batch under way (if any) has finished, before the
+    next one fetches offsets or runs a Spark job. query.stop() alone cancels the jobs of
+    the micro-batch under way: with a live feed and --trigger 0 there always is one,
+    and a stop in its middle prints ERROR WriteToDataSourceV2Exec ... aborting, WARN
+    TaskSetManager ... TaskKilled, or (in a foreachBatch function) a StackOverflowError
+    of Spark's own (its test for "interrupted by stop" runs a regex over the Python
+    traceback). Nor may the query be marked stopped while a micro-batch is planned: Spark
+    4.2 then interrupts that micro-batch itself, before its jobs. Spark has no graceful
+    stop of its own; it has the lock on which query.processAllAvailable() waits for
+    micro-batches to end. Holding that lock keeps the next micro-batch from starting;
+    the one under way finishes and signals it."""
+    from pyspark import SparkContext
+
+    execution = query._jsq.streamingQuery()  # Spark's MicroBatchExecution
+    lock, batch_ended = execution.awaitProgressLock(), execution.awaitProgressLockCondition()
+    lock.lock()
+    try:
+        # A micro-batch planned or running: wait until it has written its output and
+        # committed (then the stream thread signals; the next trigger, if it begins,
+        # waits for this lock before it fetches any offset).
+        while query.isActive and _micro_batch_under_way(query.status):
+            batch_ended.awaitNanos(1_000_000_000)  # releases the lock while it waits
+        # What query.stop() does, now that no micro-batch runs and none can start:
+        # mark the query stopped, and interrupt its thread, which then ends quietly
+        # (asleep till the next trigger, or about to fetch the next offsets).
+        terminated = getattr(SparkContext._jvm.org.apache.spark.sql.execution.streaming.runtime,
+                             "TERMINATED$")
+        execution.state().set(getattr(terminated, "MODULE$"))
+        execution.queryExecutionThread().interrupt()
+    finally:
+        lock.unlock()
+    if not query.awaitTermination(30):  # the thread ends at once: it has nothing left to do
+        query.stop()
+
+
+def _micro_batch_under_way(status):
+    """Whether a micro-batch is being planned, run or committed (Spark's status words:
+    a trigger that has begun but waits for the lock says "Waiting for next trigger", one
+    that found no data "Waiting for data to arrive")."""
+    return status["isTriggerActive"] and status["message"] in (
+        "Processing new data", "No new data but cleaning up state")
+
+
+def stop_query_when_done(query, args, on_progress=None):
+    """For a started Structured Streaming query: stop it once args.seconds have passed,
+    args.max_messages were read or args.batches micro-batches with data have run (each
+    None: no limit), or on Ctrl-C. The micro-batch under way then finishes (with
+    --trigger 0 and a live feed there always is one: the next one starts as soon as one
+    ends, so a run may end one micro-batch past its limit), the next one never starts,
+    and the query stops quietly (see _stop_between_micro_batches).
+    Returns a RunStats that counts what the query read, every micro-batch once;
+    micro-batch metrics that the script declared with observe("malformed",
+    count(...).alias("count"), collect_list(<"topic/partition/offset">).alias("at")) are
+    reported and counted as malformed messages. Once the query has stopped (and every
+    micro-batch is counted) it prints one line on stderr, how long the micro-batches
+    with data took: `8 micro-batches took 0.41 s median, 1.20 s max`.
+    on_progress(progress), if given, is called with the progress of each micro-batch
+    with data (a dict, as StreamingQueryProgress.json has it) when Spark reports it, once.
     Call query.awaitTermination() after it."""
-    from pyspark.sql import SparkSession
-    from pyspark.sql.streaming import StreamingQueryListener
+    from pyspark import SparkContext
+    from pyspark.java_gateway import ensure_callback_server_started
 
     stats, stop, seen, took = RunStats(), threading.Event(), set(), []
-    progressed, terminated, counting = threading.Event(), threading.Event(), threading.Lock()
+    terminated, counting = threading.Event(), threading.Lock()
     _on_ctrl_c(stop)
     start = time.monotonic()
 
     def count(p):
-        """One micro-batch's progress (a StreamingQueryProgress, or its dict), once."""
+        """One micro-batch's progress (a dict, from its JSON), once."""
         with counting:  # the listener's thread and this one, for the batches before it
             if p["batchId"] in seen:
                 return
@@ -574,30 +709,17 @@ def stop_query_when_done(query, args):
             stats.malformed += bad["count"]
             for where in bad["at"]:
                 print(f"skipped malformed message at {where}", file=sys.stderr, flush=True)
+        if on_progress is not None and p["numInputRows"] > 0:
+            on_progress(p)
 
-    class CountBatches(StreamingQueryListener):
-        """Spark reports each micro-batch once, when it ends, and the query's end."""
-
-        def onQueryStarted(self, event):
-            pass
-
-        def onQueryProgress(self, event):
-            if str(event.progress.id) == query.id:
-                count(event.progress)
-                progressed.set()
-
-        def onQueryIdle(self, event):  # a trigger found no new data
-            if str(event.id) == query.id:
-                progressed.set()
-
-        def onQueryTerminated(self, event):
-            if str(event.id) == query.id:
-                terminated.set()
-
-    listener, streams = CountBatches(), SparkSession.builder.getOrCreate().streams
+    # The listener: registered with Spark's query manager as pyspark's addListener() does.
+    ensure_callback_server_started(SparkContext._gateway)
+    listener = SparkContext._jvm.org.apache.spark.sql.streaming.PythonStreamingQueryListenerWrapper(
+        _QueryEvents(query.id, count, terminated.set))
+    streams = query._jsq.sparkSession().streams()
     streams.addListener(listener)
-    for p in query.recentProgress:  # a batch that ended before the listener was added
-        count(p)
+    for p in query._jsq.recentProgress():  # a batch that ended before the listener was added
+        count(json.loads(p.json()))
 
     def watch():
         try:
@@ -606,19 +728,13 @@ def stop_query_when_done(query, args):
                     print(f"{reached} reached: stopping after the micro-batch under way ...",
                           file=sys.stderr, flush=True)
                     break
-            # Let the micro-batch under way finish: stopping in its middle cancels its
-            # Spark jobs (and a foreachBatch function would see them fail). Only that
-            # one: with a live feed and no trigger interval, the next starts at once.
-            progressed.clear()
-            deadline = time.monotonic() + 120
-            while (query.isActive and query.status["isTriggerActive"]
-                   and not progressed.wait(0.1) and time.monotonic() < deadline):
-                pass
+            _stop_quietly(query)
+            # Spark reports the end of a query after its last micro-batch: all counted.
+            terminated.wait(30)
             if took:
-                print(f"{len(took)} micro-batches took {statistics.median(took):.2f} s median, "
-                      f"{max(took):.2f} s max", file=sys.stderr, flush=True)
-            query.stop()
-            terminated.wait(10)  # the listener has heard of every micro-batch by then
+                print(f"{_plural(len(took), 'micro-batch', 'micro-batches')} took "
+                      f"{statistics.median(took):.2f} s median, {max(took):.2f} s max",
+                      file=sys.stderr, flush=True)
         except Exception:  # the query ended on its own (awaitTermination says why)
             pass
         finally:
@@ -633,101 +749,141 @@ def stop_query_when_done(query, args):
     return stats
 
 
-def stop_stream_when_done(ssc, args, bridge=None):
-    """For a StreamingContext (call it before ssc.start()): stop it once
-    args.seconds have passed, args.max_messages lines were processed or
-    args.batches batches with data have run (each None: no limit), or on Ctrl-C,
-    without losing a line the bridge (a KafkaSocketBridge) wrote:
+def stop_stream_when_done(ssc, args, bridge=None, queued=None):
+    """For a StreamingContext (call it before ssc.start()): stop it once args.seconds
+    have passed, args.max_messages lines were processed or args.batches batches with
+    data have run (each None: no limit), after the `queued` batches of a
+    queueStream(rdds, oneAtATime=True) of that many RDDs, or on Ctrl-C. Every line the
+    stream received is processed first, and no batch is cut short:
 
-    1. the bridge stops forwarding; wait until the batches have processed every
-       line it wrote (and committed): a batch interval + 3 s, longer while batches
-       are queued or under way (they fall behind), at most 2 minutes;
-    2. stop the StreamingContext at once (not gracefully: nothing is left to
-       process), let a batch under way finish its Spark job, stop the
-       SparkContext, close the bridge.
+    - lines from the bridge (a KafkaSocketBridge): the bridge stops forwarding; once
+      Spark has put every line it wrote into a batch (at the next batch interval) and
+      processed that batch, the StreamingContext stops between two batches, at once:
+      nothing is left to do;
+    - a queueStream: the same, without a bridge;
+    - lines from another receiver (netcat), or with a single core (local[1], where the
+      receiver holds the core and no batch runs while it does), or batches that follow
+      each other with no gap (they fall behind): Spark's graceful stop. The receiver
+      stops, and Spark processes every batch of what it received, and one more batch
+      interval;
+    then the SparkContext stops and the bridge closes.
 
-    Returns a RunStats (messages = lines processed; batches = batches with data,
-    and every batch of a queueStream; the script adds its malformed ones);
-    course.final() waits until step 2 is over. At the stop it prints one line on
-    stderr, whether the batches keep up (their median processing time < the interval;
-    the first batch, which pays for Spark's warm-up, apart):
+    Returns a RunStats (messages = lines processed; batches = batches with data, or the
+    queueStream's batches; the script adds its malformed ones); course.final() waits
+    until the stop is over. Then it prints one line on stderr, whether the batches keep
+    up (their median processing time < the interval; the first batch, which pays for
+    Spark's warm-up, apart):
     `12 batches of 10 s: processing took 0.41 s median, 0.60 s max, 1.10 s the first (keeps up: < 10 s)`.
-    Warns if the master has one core (the receiver would hold it). Call
-    ssc.awaitTermination() after ssc.start()."""
+    A receiver's stream warns if the master has one core. Call ssc.awaitTermination()
+    after ssc.start()."""
     from pyspark.streaming.listener import StreamingListener
 
     from kafka_socket_bridge import warn_if_receiver_starves
 
-    warn_if_receiver_starves(ssc.sparkContext.master)
+    receiver = queued is None
+    starves = receiver and warn_if_receiver_starves(ssc.sparkContext.master)
     interval = getattr(args, "batch_seconds", None) or 10
-    stats, stop, stopping, took, pending = RunStats(), threading.Event(), threading.Event(), [], set()
+    stats, stop, took = RunStats(), threading.Event(), []
+    submitted, completed = {}, set()  # batch time (ms) -> its lines; the batches processed
     stats.stopped.clear()
 
+    def count(batch, lines, seconds=None):
+        """A processed batch: count its lines, and it, if it had data."""
+        completed.add(batch)
+        if (stats.batches < queued) if queued is not None else lines > 0:
+            stats.batches += 1
+            if seconds is not None:
+                took.append(seconds)
+        stats.messages += lines
+
     class CountBatches(StreamingListener):
-        """Spark reports every batch it submits and finishes: its lines, its
-        processing time."""
+        """Spark reports every batch it makes (with the lines the receiver put in it)
+        and every batch it has processed (with how long it took)."""
 
         def onBatchSubmitted(self, batchSubmitted):
-            pending.add(batchSubmitted.batchInfo().batchTime().milliseconds())
+            info = batchSubmitted.batchInfo()
+            submitted[info.batchTime().milliseconds()] = info.numRecords()
 
         def onBatchCompleted(self, batchCompleted):
             info = batchCompleted.batchInfo()
-            pending.discard(info.batchTime().milliseconds())
-            # A batch with data; a queueStream's batch (no receiver: Spark counts no
-            # records for it) counts too, until the stop begins.
-            queued = len(info.streamIdToInputInfo()) == 0 and not stopping.is_set()
-            if info.numRecords() > 0 or queued:
-                stats.batches += 1
-                took.append(info.processingDelay() / 1000)  # ms -> s
-            stats.messages += info.numRecords()
+            count(info.batchTime().milliseconds(), info.numRecords(),
+                  info.processingDelay() / 1000)  # ms -> s
 
     ssc.addStreamingListener(CountBatches())
     _on_ctrl_c(stop)
     start = time.monotonic()
 
-    def drain():
-        # Stopping Spark stops its receiver first: a line the bridge wrote (and
-        # committed) but no batch processed yet would be lost. So: no more lines,
-        # and wait until the batches have processed every line written (the next
-        # batch holds them: the receiver cuts a block every blockInterval).
-        written = bridge.stop_forwarding()
-        begin = time.monotonic()
-        while stats.messages < written and time.monotonic() - begin < 120:
-            if not pending and time.monotonic() - begin > interval + 3:
-                break  # no batch under way, and the lines did not come: lost
+    def wait_until(done, seconds):
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
             time.sleep(0.05)
-        if stats.messages < written:
-            print(f"warning: {written - stats.messages} lines the bridge wrote were not "
-                  "processed: lost (their offsets are committed)", file=sys.stderr)
+        return done()
+
+    def unprocessed():  # the batches made that Spark has not reported processed
+        return set(dict(submitted)) - completed
+
+    def between_batches():
+        """No batch made and not processed, and none due now: Spark makes one at every
+        multiple of the interval (epoch time), and reports it a moment later."""
+        since_last = time.time() % interval
+        margin = min(0.3, interval / 4)
+        return margin < since_last < interval - margin and not unprocessed()
+
+    def stop_gracefully():
+        """Spark's graceful stop: the receiver first (it may hold lines that nothing else
+        has), then every batch made until then, and one more batch interval."""
+        ssc.stop(stopSparkContext=False, stopGraceFully=True)
+        # Spark has processed them all, but may stop reporting before it has told us of
+        # the last ones: they count too.
+        for batch in sorted(unprocessed()):
+            count(batch, submitted[batch])
 
     def watch():
         while not stop.wait(0.2):
-            if reached := _limit_reached(args, start, stats):
-                print(f"{reached} reached: stopping once the batches have processed every "
-                      "line received ...", file=sys.stderr, flush=True)
+            if queued is not None and stats.batches >= queued:
+                print(f"the last of the {queued} queued RDDs is processed: stopping ...",
+                      file=sys.stderr, flush=True)
                 break
-        stopping.set()
+            if reached := _limit_reached(args, start, stats):
+                print(f"{reached} reached: stopping once every line received is processed ..."
+                      if receiver else f"{reached} reached: stopping ...", file=sys.stderr, flush=True)
+                break
         try:
+            written = None
             if bridge is not None:
-                drain()
+                # No more lines; the receiver cuts what it read into blocks (every 200 ms),
+                # and the next batch interval puts them into a batch.
+                written = bridge.stop_forwarding()
+                wait_until(lambda: sum(dict(submitted).values()) >= written, interval + 10)
+            if receiver and (bridge is None or starves):
+                # Lines that only the receiver has (netcat's are gone once read), or batches
+                # that cannot run while it holds the only core.
+                stop_gracefully()
+            else:
+                if written is not None:  # the batches holding the lines: processed
+                    wait_until(lambda: stats.messages >= written or not unprocessed(), 600)
+                # Nothing is left to process: stop between two batches, at once (a graceful
+                # stop would wait for one more batch). If batches follow each other with no
+                # gap (they fall behind), Spark's graceful stop processes those it made.
+                if wait_until(between_batches, 3 * interval + 5):
+                    ssc.stop(stopSparkContext=False, stopGraceFully=False)
+                else:
+                    stop_gracefully()
+                # Let a Spark job still under way finish (stopping the SparkContext would
+                # kill its tasks, noisily).
+                wait_until(lambda: not ssc.sparkContext.statusTracker().getActiveJobsIds(), 30)
+            if written is not None and stats.messages < written:
+                print(f"warning: {_plural(written - stats.messages, 'line')} the bridge wrote "
+                      "were not processed: lost (their offsets are committed)", file=sys.stderr)
             if took:
                 # The first batch pays for Spark's warm-up: its figure is apart.
                 rest = took[1:] or took
                 keeps_up = statistics.median(rest) < interval
-                print(f"{len(took)} batches of {interval:g} s: processing took "
+                print(f"{_plural(len(took), 'batch', 'batches')} of {interval:g} s: processing took "
                       f"{statistics.median(rest):.2f} s median, {max(rest):.2f} s max"
                       + (f", {took[0]:.2f} s the first" if took[1:] else "")
                       + (" (keeps up: < " if keeps_up else " (falls behind: > ") + f"{interval:g} s)",
                       file=sys.stderr, flush=True)
-            # Every line received is processed by now: no graceful stop, which would
-            # wait for one more batch (and for every batch queued, if they fall behind).
-            ssc.stop(stopSparkContext=False, stopGraceFully=False)
-            # A batch under way goes on in its Spark job: stopping the SparkContext
-            # now would kill its tasks (noisily). Let it finish (after a drain, it
-            # holds no line).
-            deadline = time.monotonic() + 30
-            while ssc.sparkContext.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
-                time.sleep(0.05)
             ssc.sparkContext.stop()
             if bridge is not None:
                 bridge.stop()
@@ -777,10 +933,18 @@ def stop_when_caught_up(query, reference, timeout_s=60):
         elif query.isActive:
             print(f"warning: the query {query.name or query.id} did not catch up within {timeout_s} s",
                   file=sys.stderr, flush=True)
-    # Not in the middle of a micro-batch: stopping there cancels its Spark job (with errors).
-    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline + 30:
-        time.sleep(0.1)
-    query.stop()
+    _stop_quietly(query)
+
+
+def _stop_quietly(query):
+    """Stop a query between two micro-batches; with another Spark's internals, as it can."""
+    from py4j.protocol import Py4JError
+
+    if query.isActive:
+        try:
+            _stop_between_micro_batches(query)
+        except Py4JError:  # another Spark, other internals (README, "Upgrading Spark")
+            query.stop()
 
 
 def stop_on_ctrl_c():
@@ -794,7 +958,6 @@ def stop_on_ctrl_c():
 def port_user(port):
     """Who listens on this machine's TCP port: "python3 (pid 4242)", or "another program"
     when `ss` cannot tell (as port_user in infra/common.sh)."""
-    import re
     import subprocess
 
     try:

@@ -50,8 +50,8 @@ day2/simple_structuredstreaming). The bridge is a teaching device for the DStrea
 API, not a pattern for production.
 
 A DStream receiver occupies one core for as long as the stream runs: with
-SPARK_MASTER=local[1] nothing is left to process the batches. The bridge warns
-about that when it starts.
+SPARK_MASTER=local[1] nothing is left to process the batches until the stream stops.
+The bridge warns about that when it starts.
 """
 
 import logging
@@ -73,17 +73,21 @@ _warned = False
 
 
 def warn_if_receiver_starves(master=None):
-    """Warn (once per process) when the Spark master has a single core: a DStream
-    receiver holds one core, so with local[1] no batch is ever processed."""
+    """Whether the Spark master has a single core, which a DStream receiver holds for
+    as long as it runs: then no batch runs before the stream stops. Says so once per
+    process."""
     global _warned
     master = master or os.environ.get("SPARK_MASTER", "local[*]")
-    if not _warned and re.fullmatch(r"local(\[1\])?", master.strip()):
+    starves = re.fullmatch(r"local(\[1\])?", master.strip()) is not None
+    if starves and not _warned:
         _warned = True
         print(
             f"warning: SPARK_MASTER={master} has one core, and the DStream receiver "
-            "occupies it: no batch will be processed. Use local[2] or more (default local[*]).",
+            "occupies it: no batch runs until the stream stops (they queue up, then run). "
+            "Use local[2] or more (default local[*]).",
             file=sys.stderr,
         )
+    return starves
 
 
 class KafkaSocketBridge:

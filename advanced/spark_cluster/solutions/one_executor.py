@@ -105,9 +105,19 @@ counts = messages.select(F.explode(F.split("m.msg", " ")).alias("word")).groupBy
 # The memory sink keeps the result table in the driver: "complete", the whole table.
 query = (counts.writeStream.outputMode("complete").format("memory").queryName("word_counts")
          .option("checkpointLocation", checkpoint).start())
-run = course.stop_query_when_done(query, argparse.Namespace(max_messages=args.messages, seconds=args.seconds))
+acked, killed, replaced, stalled = [], None, None, None
 
-acked = []
+
+def show_batch(p):
+    """Spark reports each micro-batch with data when it ends (course.py's listener calls this)."""
+    global stalled
+    say(f"batch {p['batchId']}: {p['numInputRows']} messages, {p['batchDuration'] / 1000:.1f} s")
+    stalled = stalled or (replaced and p["batchDuration"] / 1000)  # the first after the kill
+
+
+run = course.stop_query_when_done(query, argparse.Namespace(max_messages=args.messages, seconds=args.seconds),
+                                  on_progress=show_batch)
+
 producer = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER, value_serializer=str.encode)
 
 
@@ -125,13 +135,7 @@ def produce():
 
 threading.Thread(target=produce, daemon=True).start()
 say(f"producing {args.messages} messages to {args.topic!r}, one every {args.interval:g} s")
-seen, killed, replaced, stalled = set(), None, None, None
 while query.isActive:
-    for p in query.recentProgress:
-        if p["batchId"] not in seen and p["numInputRows"] > 0:
-            seen.add(p["batchId"])
-            say(f"batch {p['batchId']}: {p['numInputRows']} messages, {p['batchDuration'] / 1000:.1f} s")
-            stalled = stalled or (replaced and p["batchDuration"] / 1000)  # the first after the kill
     # Mid-stream: a third is counted, and a micro-batch of new messages is under way.
     if killed is None and run.messages >= args.messages // 3 and query.status["isDataAvailable"]:
         say(f"$ bash infra/spark.sh cluster kill {victim}   (the worker of our only executor: a crash)")
@@ -144,6 +148,7 @@ while query.isActive:
         say(f"executors: {show(now)}: a new one, starting; the micro-batch under way waits for it")
     time.sleep(0.1)
 query.awaitTermination()
+run.stopped.wait(60)  # every micro-batch reported and counted
 
 say(f"read {run.messages} messages in {run.batches} micro-batches; executors: {show(executors(app))}")
 counted = dict(sorted((row["word"], row["count"]) for row in spark.table("word_counts").collect()))

@@ -93,7 +93,7 @@ def show(batch_time, rdd):
 changed.foreachRDD(show)
 print(f"Streaming {args.batches} lines, one per {args.batch_seconds:g} s batch "
       f"(checkpoint {checkpoint}) ...", flush=True)
-run = course.stop_stream_when_done(ssc, args)  # --batches, --seconds, Ctrl-C
+run = course.stop_stream_when_done(ssc, args, queued=args.batches)  # the last line, --seconds, Ctrl-C
 ssc.start()
 ssc.awaitTermination()
 # A queueStream has no receiver, Spark counts no records for it: we count the lines.

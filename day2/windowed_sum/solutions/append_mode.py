@@ -15,7 +15,7 @@ A bounded run ends with FINAL {"messages", "malformed", "batches", "windows":
 
 import argparse
 import json
-import time
+import threading
 from datetime import datetime
 
 from kafka import KafkaProducer
@@ -108,7 +108,8 @@ def show(batch, batch_id):
         print(f"    {hms(row.start)}-{hms(row.end)}  {row['count']:4d} messages", flush=True)
 
 
-late = {"dropped": 0, "time": None, "batch": -1}
+late = {"dropped": 0, "time": None}
+reported = threading.Event()  # set once the listener has heard of the query's end
 
 
 class WatermarkReport(StreamingQueryListener):
@@ -119,7 +120,6 @@ class WatermarkReport(StreamingQueryListener):
         p = event.progress
         dropped = sum(op.numRowsDroppedByWatermark for op in p.stateOperators)
         late["dropped"] += dropped
-        late["batch"] = p.batchId
         if p.numInputRows:
             watermark = epoch_ms(p.eventTime["watermark"]) if "watermark" in p.eventTime else 0
             print(f"    batch {p.batchId} ran with watermark {hms(watermark) if watermark else 'none yet'}"
@@ -135,7 +135,11 @@ class WatermarkReport(StreamingQueryListener):
                   f"{hms(late['time'])}, an hour before the newest: behind the watermark, Spark "
                   "will drop it", flush=True)
 
-    onQueryStarted = onQueryTerminated = lambda self, event: None  # nothing to report
+    def onQueryTerminated(self, event):  # Spark reports it after the last micro-batch
+        reported.set()
+
+    def onQueryStarted(self, event):  # nothing to report
+        pass
 
 
 spark.streams.addListener(WatermarkReport())
@@ -150,11 +154,7 @@ print(f"Counting the messages of {args.topic!r} per {args.window} s window every
 run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
 query.awaitTermination()
 
-# The listener runs asynchronously: give it a moment to see the last micro-batch.
-deadline = time.monotonic() + 5
-while query.lastProgress and late["batch"] < query.lastProgress["batchId"] \
-        and time.monotonic() < deadline:
-    time.sleep(0.1)
+reported.wait(60)  # the listener runs asynchronously: let it see the last micro-batch
 course.final(run, windows=[[s, e, n] for (s, e), n in sorted(windows.items())],
              dropped_late_rows=late["dropped"], late_event_time=late["time"])
 spark.stop()

@@ -31,7 +31,6 @@ parser.add_argument("--batch-seconds", type=float, default=1, help="batch interv
 parser.add_argument("--window-batches", type=int, default=3, help="window length in batches (3)")
 parser.add_argument("--seconds", type=float, help="stop after S seconds")
 args = parser.parse_args()
-args.batches = args.count  # one number per batch: stop after the batch with the last one
 # DStreams are deprecated since Spark 3.4 (Structured Streaming replaces them, see
 # event_time_windows.py); they still run: we hide the FutureWarning that says so.
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -71,7 +70,7 @@ output.foreachRDD(show)
 
 print(f"Streaming 1..{args.count}, one number per {args.batch_seconds:g} s batch, "
       f"window {args.window_batches} batches (reduceByKeyAndWindow) ...", flush=True)
-run = course.stop_stream_when_done(ssc, args)  # the last number, --seconds, Ctrl-C
+run = course.stop_stream_when_done(ssc, args, queued=args.count)  # the last number, --seconds, Ctrl-C
 ssc.start()
 ssc.awaitTermination()
 course.final(run, pairs=pairs)
