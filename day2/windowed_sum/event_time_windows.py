@@ -38,7 +38,6 @@ A bounded run ends with FINAL {"messages", "malformed", "batches", "windows":
 import argparse
 import json
 import os
-import threading
 
 from kafka import KafkaProducer
 from pyspark.sql import SparkSession
@@ -127,7 +126,6 @@ def show(batch, batch_id):
 
 
 late = {"dropped": 0, "time": None}
-reported = threading.Event()  # set once the listener has heard of the query's end
 # The job's own producer: the late event of --demo-late, and the watermark for readers.
 results = KafkaProducer(bootstrap_servers=course.KAFKA_SERVER)
 
@@ -156,21 +154,19 @@ class WatermarkReport(StreamingQueryListener):
             ack = results.send(args.topic, value).get(timeout=10)  # one message: wait for its ack
             # From now on the watermark is at least newest - watermark: the late event's
             # windows that end by then are closed, and Spark drops it from those.
-            watermark, t = newest - args.watermark * 1000, late["time"]
-            window, slide = args.window * 1000, args.slide * 1000
-            ends = [start + window for start in range(t - t % slide, t - window, -slide)]
+            watermark, t, slide = newest - args.watermark * 1000, late["time"], args.slide * 1000
+            ends = range(t - t % slide + args.window * 1000, t, -slide)  # of the windows it is in
             closed = sum(end <= watermark for end in ends)
             fate = {len(ends): "all its windows are closed: Spark will drop it",
                     0: "its windows are still open: Spark will count it"}.get(
                 closed, f"{closed} of its {len(ends)} windows are closed: Spark counts it in the others")
             print(f"demo-late: delivered to {ack.topic}/{ack.partition}/{ack.offset} an event of "
-                  f"{hms(t)}, an hour before the newest; watermark {hms(watermark)} or later: {fate}",
-                  flush=True)
-
-    def onQueryTerminated(self, event):  # Spark reports it after the last micro-batch
-        reported.set()
+                  f"{hms(t)}, an hour before the newest; watermark {hms(watermark)} or later: {fate}")
 
     def onQueryStarted(self, event):  # nothing to report
+        pass
+
+    def onQueryTerminated(self, event):
         pass
 
 
@@ -186,20 +182,16 @@ to_kafka = (counts.select(F.col("start").cast("string").alias("key"), F.to_json(
             .option("kafka.bootstrap.servers", course.KAFKA_SERVER).option("topic", args.output_topic)
             .option("checkpointLocation", checkpoint)
             .trigger(processingTime=f"{args.trigger} seconds").start())
-query = (
-    counts.writeStream.outputMode("update")  # each micro-batch: the windows it changed
-    .foreachBatch(show)
-    .trigger(processingTime=f"{args.trigger} seconds")
-    .start()
-)
+query = (counts.writeStream.outputMode("update")  # each micro-batch: the windows it changed
+         .foreachBatch(show).trigger(processingTime=f"{args.trigger} seconds").start())
 print(f"Counting the messages of {args.topic!r} per {args.window} s window every {args.slide} s of event "
       f"time, watermark {args.watermark} s; the windows also go to {args.output_topic!r} ...", flush=True)
 run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
 query.awaitTermination()
 course.stop_when_caught_up(to_kafka, query)  # the sink writes all that the console query read
-
-reported.wait(60)  # the listener runs asynchronously: let it see the last micro-batch
-results.flush()  # nothing the job published is lost (a listener may still publish: no close)
+# course.final() waits until Spark has reported the query's end, after its last
+# micro-batch: WatermarkReport, added first, has then heard of every micro-batch.
 course.final(run, windows=[[s, e, n] for (s, e), n in sorted(windows.items())],
              dropped_late_rows=late["dropped"], late_event_time=late["time"])
+results.flush()  # nothing the job published (the listener's messages) is lost
 spark.stop()
