@@ -23,8 +23,9 @@ live run) until the command is done; `$` lines after the output clean up (their
 output is not shown). A `^C` line in the block is where Ctrl-C was pressed.
 
 Names are made fresh for each run, and shown as the README writes them: every topic
-named by `--topic`/`--topics` gets a suffix (`first-steps` -> `first-steps-1a2b3c4d`,
-so the topic is new and its offsets start at 0), every `/tmp/NAME` path is a new
+named by `--topic`/`--topics` (or `--output-topic`, `--model-topic`, ...) gets a suffix
+(`first-steps` -> `first-steps-1a2b3c4d`, so the topic is new and its offsets start at
+0), every `/tmp/NAME` path is a new
 temporary folder, every port named in `free-port=` is a free one. The blocks of one
 README run in order with the same names, so a block can use what an earlier one made
 (a checkpoint, a topic, a model).
@@ -48,6 +49,8 @@ Marker settings:
                    seconds after the first line REGEX matches (the first batch, say)
     free-port=P    run with a free port instead of P (shown as P)
     mask=REGEX     what else varies from run to run in this block (masked when compared)
+    unordered=REGEX  lines another thread prints (a StreamingQueryListener's), whose
+                   place among the others varies: compared apart, in any order
     timeout=S      give up after S seconds (default 300)
 
 Lines that come and go with the machine's load (Spark's WARN lines) are left out, and
@@ -165,7 +168,7 @@ class Names:
     ports: dict = field(default_factory=dict)
 
     def fresh(self, command, settings):
-        for value in re.findall(r"--topics?[ =](\S+)", command):
+        for value in re.findall(r"--(?:[a-z]+-)*topics?[ =](\S+)", command):
             self.topics.update(value.split(","))
         for port in filter(None, settings.get("free-port", "").split(",")):
             if port not in self.ports:
@@ -182,13 +185,16 @@ class Names:
     def close(self):
         """Delete what this README's runs made: their topics, their temporary folders."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+        for checkpoint in ROOT.glob(f"*/*/checkpoints/*-{self.suffix}*"):  # a Kafka sink's, per topic
+            shutil.rmtree(checkpoint, ignore_errors=True)
         if not self.topics:
             return
         from kafka import KafkaAdminClient
 
         try:
             admin = KafkaAdminClient(bootstrap_servers=os.environ.get("KAFKA_SERVER", "localhost:9092"))
-            made = {f"{t}-{self.suffix}" for t in self.topics} & set(admin.list_topics())
+            # and what a job derived from their names (late-events-1a2b3c4d-windows)
+            made = {t for t in admin.list_topics() if f"-{self.suffix}" in t}
             if made:
                 admin.delete_topics(sorted(made))
             admin.close()
@@ -384,6 +390,13 @@ def compare(block, lines):
         numbers = block.check == "shape"
         a = [mask(x, settings, numbers) for x in block.shown if not INCIDENTAL.search(x)]
         b = [mask(x, settings, numbers) for x in lines if not INCIDENTAL.search(x)]
+        if "unordered" in settings:  # printed by another thread: in its own order only
+            loose = re.compile(settings["unordered"])
+            (a, a_loose), (b, b_loose) = ([[x for x in s if not loose.search(x)],
+                                           sorted(x for x in s if loose.search(x))] for s in (a, b))
+            if a_loose != b_loose:
+                diff = difflib.unified_diff(a_loose, b_loose, "README", "the run", lineterm="", n=0)
+                problems.append("unordered lines (masked, sorted) differ:\n" + "\n".join(diff))
         if a != b:
             diff = difflib.unified_diff(a, b, "README", "the run", lineterm="", n=1)
             problems.append("lines (masked) differ:\n" + "\n".join(diff))
