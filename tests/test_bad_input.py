@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import socket
 import string
 import subprocess
 import sys
@@ -220,6 +221,13 @@ def normalized(text):  # simple_sparkstream's solution: lower case, no punctuati
     return [w for w in (w.strip(string.punctuation) for w in text.lower().split()) if w]
 
 
+def dashboard(role_topic):
+    """live_dashboard, fed on one of its topics (the others: topics nobody writes)."""
+    flags = ("messages-topic", "trendy-topic", "tweets-topic", "windows-topic", "model-topic")
+    return ("--group {group} --port {port} --max-messages {total} --seconds 120 "
+            + " ".join(f"--{flag} {{topic}}" + ("" if flag == role_topic else f"-{flag}") for flag in flags))
+
+
 SCRIPTS = [
     Script("simple_consumer", "day1/simple_consumer/run.sh",
            "--topics {topic} --group {group} --max-messages {total} --seconds 120", "message",
@@ -277,6 +285,10 @@ SCRIPTS = [
            "day2/twitter_cluster/run.sh solutions/streaming_kmeans_warm_start.py",
            "--topic {topic} --model {model} --trigger 0 --max-messages {total} --seconds 240", "tweet",
            (final_key("tweets"),)),
+    Script("live_dashboard messages", "day2/live_dashboard/run.sh", dashboard("messages-topic"), "message",
+           ()),
+    Script("live_dashboard trendy", "day2/live_dashboard/run.sh", dashboard("trendy-topic"), "trendy", ()),
+    Script("live_dashboard tweets", "day2/live_dashboard/run.sh", dashboard("tweets-topic"), "tweet", ()),
 ]
 
 
@@ -287,6 +299,12 @@ def tweet_model(tmp_path_factory):
     run_exercise("day2/twitter_cluster/run.sh", "train", "--model", model, "--languages", "en,es",
                  "--runs", 1, timeout=600)
     return model
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def lag(topic, group, end):
@@ -306,7 +324,7 @@ def test_every_bad_value_reported_once_every_good_message_handled_once(script, n
     feed = bad_values.fill(topic, script.fmt, KAFKA_SERVER)
     model = request.getfixturevalue("tweet_model") if "{model}" in script.args else ""
     args = script.args.format(topic=topic, group=f"g-{topic}", total=feed.total, tmp=tmp_path,
-                              model=model).split()
+                              model=model, port=free_port()).split()
     run = run_exercise(*script.run.split(), *args, timeout=420, check=False)
     problems = compare("exit status", run.returncode, 0)
     try:

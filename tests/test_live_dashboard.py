@@ -6,9 +6,9 @@ sees the panels grow without a reload. The demo (every producer and Spark job th
 feeds the page) runs for real in a slow test. Without Chromium the browser tests are
 skipped with one line naming the packages; under CI (CI=true) that is a failure.
 
-The malformed values here are a handful of our own; the course's corpus
-(tests/bad_values.py: corpus("message"), corpus("trendy"), corpus("tweet")) plugs into
-BAD below once it is there: every one of its values must count as malformed.
+The malformed values here are a handful per panel, counted on the page; the course's
+whole corpus of bad values (tests/bad_values.py) goes through the dashboard's producer
+topics in tests/test_bad_input.py.
 """
 
 import http.client

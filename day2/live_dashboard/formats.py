@@ -14,14 +14,18 @@ of the exercise that writes it:
     model     {"batch": N, "t": 1.5, "learned": [5 numbers],       day2/trendy_prices structured
                "true": [5 numbers], "rmse": 0.02 or null, "frozen_rmse": 0.1 or null, ...}
 
-parse(value, role) returns the message, or raises ValueError saying why it is not one;
-an Update gathers what the consumer read in one second, by panel.
+parse(value, role) returns the message, or raises course.Malformed (a ValueError) saying
+why it is not one: for the producers' formats, the course's own check (the course
+README's "What counts as malformed"). An Update gathers what the consumer read in one
+second, by panel.
 """
 
 import collections
 import json
 import math
 import time
+
+import course
 
 
 def _number(v):
@@ -36,17 +40,10 @@ def _numbers(v, n=5):
     return isinstance(v, list) and len(v) == n and all(map(_number, v))
 
 
-def _row(r):
-    return (isinstance(r, dict) and isinstance(r.get("known"), bool) and _numbers(r.get("x"))
-            and (_number(r.get("label")) if r["known"] else r.get("label") is None))
-
-
+# The producers' formats: the course's check, as every script that reads them uses it.
+COURSE_FORMATS = {"messages": "message", "trendy": "trendy", "tweets": "tweet"}
+# What Spark jobs write back to Kafka: checked here.
 CHECKS = {
-    "messages": lambda m: _count(m.get("time")) and isinstance(m.get("msg", ""), str),
-    "trendy": lambda m: (_number(m.get("t")) and _numbers(m.get("true_weights"))
-                         and isinstance(m.get("rows"), list) and len(m["rows"]) > 0
-                         and all(map(_row, m["rows"]))),
-    "tweets": lambda m: isinstance(m.get("text"), str) and m["text"].strip() != "",
     "windows": lambda m: ((_count(m.get("start")) and _count(m.get("end")) and m["start"] < m["end"]
                            and _count(m.get("count")))
                           or (set(m) == {"watermark", "dropped", "batch"} and _count(m["dropped"])
@@ -62,15 +59,16 @@ def _not_json(constant):
 
 
 def parse(value, role):
-    """The message a record's value holds, if it is one of `role`'s; else ValueError."""
-    if value is None:
-        raise ValueError("no value (a tombstone)")
+    """The message a record's value holds, if it is one of `role`'s; else course.Malformed."""
+    if role in COURSE_FORMATS:
+        return course.parse_value(value, COURSE_FORMATS[role])
+    text = course.text_of(value)  # Malformed: a tombstone, not UTF-8
     try:
-        message = json.loads(value.decode("utf-8"), parse_constant=_not_json)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
-        raise ValueError(f"not UTF-8 JSON ({exc}): {value!r:.60}") from None
+        message = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        raise course.Malformed("not JSON") from None
     if not isinstance(message, dict) or not CHECKS[role](message):
-        raise ValueError(f"not a {role} message: {value!r:.60}")
+        raise course.Malformed(f"not a {role[:-1] if role == 'windows' else role} message")
     return message
 
 
