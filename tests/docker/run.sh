@@ -414,7 +414,11 @@ assert upgrade("http://example.com") == 403  # a page of another site may not co
 print("page served; a websocket from another origin: 403")
 PY
 )
-  docker compose --profile apps logs live_dashboard > "$logs/dashboard.log" 2>&1 || true
+  for _ in $(seq 30); do  # its consumer group is assigned test-topic's partition, then says so
+    docker compose --profile apps logs --no-log-prefix live_dashboard > "$logs/dashboard.log" 2>&1 || true
+    grep -q '^reading test-topic/0' "$logs/dashboard.log" && break
+    sleep 1
+  done
   if [ "$page" = ok ] && grep -q '^reading test-topic/0' "$logs/dashboard.log" && clean "$logs/dashboard.log"; then
     pass app-live_dashboard "docker compose --profile apps up -d live_dashboard: the page on http://127.0.0.1:5006, reading kafka:19092; $(tail -n 1 "$logs/dashboard-page.log")"
   else fail app-live_dashboard "no page, or the container did not read test-topic" "$logs/dashboard-page.log"; fi
