@@ -24,12 +24,13 @@ one event an hour older than the newest one seen, and says what the watermark
 implies: with the default watermark the next micro-batch drops it; with one of more
 than an hour (--watermark 7200) its windows are still open, and it is counted.
 
-Results flow back into Kafka: a second query writes every updated window to
+Results flow back into Kafka: each micro-batch also writes the windows it updated to
 --output-topic (default: the topic's name without "-topic", plus "-windows":
-test-windows) with Spark's own Kafka sink, as JSON {"start", "end", "count"} keyed
-by the window's start: the newest message of a key is that window's count. Its
-checkpoint, checkpoints/<output topic> here, makes it resume where it stopped. After
-each micro-batch the job adds {"watermark", "dropped", "batch"} (keyed "watermark").
+test-windows) with Spark's Kafka sink, as JSON {"start", "end", "count"} keyed by the
+window's start: the newest message of a key is that window's count. The query's
+checkpoint, checkpoints/<output topic> here, makes a new run resume where the last one
+stopped (--starting-offsets only counts for a new checkpoint). After each micro-batch
+the job adds {"watermark", "dropped", "batch"} (keyed "watermark").
 
 A bounded run ends with FINAL {"messages", "malformed", "batches", "windows":
 [[start, end, count], ...] (epoch ms), "dropped_late_rows", "late_event_time"}.
@@ -116,13 +117,22 @@ windows = {}
 
 
 def show(batch, batch_id):
-    """The sink: on the driver, for every micro-batch, the windows it updated."""
+    """The sink: for every micro-batch, the windows it updated, printed on the driver and
+    written to Kafka. foreachBatch gives one micro-batch's result as a DataFrame, to
+    write anywhere a batch job can: several places, with one watermark and one state."""
+    batch.persist()  # two actions below: compute the micro-batch's windows once
     rows = sorted(batch.collect())
     if rows:
         print(f"--- batch {batch_id}: windows updated")
     for row in rows:
         windows[row.start, row.end] = row["count"]
         print(f"    {hms(row.start)}-{hms(row.end)}  {row['count']:4d} messages", flush=True)
+    # Spark's Kafka sink, as a batch job writes it: a key and a value column. Keyed by the
+    # window's start, so that the newest message of a key is that window's count.
+    (batch.select(F.col("start").cast("string").alias("key"), F.to_json(F.struct("*")).alias("value"))
+     .write.format("kafka").option("kafka.bootstrap.servers", course.KAFKA_SERVER)
+     .option("topic", args.output_topic).save())
+    batch.unpersist()
 
 
 late = {"dropped": 0, "time": None}
@@ -136,8 +146,6 @@ class WatermarkReport(StreamingQueryListener):
 
     def onQueryProgress(self, event):
         p = event.progress
-        if p.name:  # the Kafka sink's query: the console query reports for both
-            return
         dropped = sum(op.numRowsDroppedByWatermark for op in p.stateOperators)
         late["dropped"] += dropped
         if p.numInputRows:
@@ -171,24 +179,15 @@ class WatermarkReport(StreamingQueryListener):
 
 
 spark.streams.addListener(WatermarkReport())
-# Results flow back into Kafka: a query of its own writes the same windows to the output
-# topic with Spark's own Kafka sink (a key and a value column), in update mode, with its
-# own checkpoint (where it resumes after a stop). Keyed by the window's start: the newest
-# message of a key is that window's count. At-least-once: a micro-batch replayed after a
-# crash is written again (advanced/exactly_once). Started first, so that --demo-late's
-# event, sent after the console query's first micro-batch, is late for both.
-to_kafka = (counts.select(F.col("start").cast("string").alias("key"), F.to_json(F.struct("*")).alias("value"))
-            .writeStream.queryName("windows_to_kafka").outputMode("update").format("kafka")
-            .option("kafka.bootstrap.servers", course.KAFKA_SERVER).option("topic", args.output_topic)
-            .option("checkpointLocation", checkpoint)
-            .trigger(processingTime=f"{args.trigger} seconds").start())
+# At-least-once into Kafka: with its checkpoint a stopped job resumes where it stopped,
+# but a micro-batch that crashed after some of its writes runs again and writes them again.
 query = (counts.writeStream.outputMode("update")  # each micro-batch: the windows it changed
-         .foreachBatch(show).trigger(processingTime=f"{args.trigger} seconds").start())
+         .foreachBatch(show).option("checkpointLocation", checkpoint)
+         .trigger(processingTime=f"{args.trigger} seconds").start())
 print(f"Counting the messages of {args.topic!r} per {args.window} s window every {args.slide} s of event "
       f"time, watermark {args.watermark} s; the windows also go to {args.output_topic!r} ...", flush=True)
 run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
 query.awaitTermination()
-course.stop_when_caught_up(to_kafka, query)  # the sink writes all that the console query read
 # course.final() waits until Spark has reported the query's end, after its last
 # micro-batch: WatermarkReport, added first, has then heard of every micro-batch.
 course.final(run, windows=[[s, e, n] for (s, e), n in sorted(windows.items())],

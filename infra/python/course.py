@@ -28,9 +28,6 @@ each exercise script shows its Kafka and Spark calls itself.
                                awaitTermination(); they count messages, malformed
                                ones and batches for the FINAL line, and print one
                                line on how long the (micro-)batches took
-- stop_when_caught_up(query, reference)
-                               stop a second query (a Kafka sink beside the console
-                               one) once it has read what the first one read
 - hms(ms), epoch_ms(iso)       times as the scripts print them, and Spark's progress
                                report times in epoch ms
 - stop_on_ctrl_c(), port_user(port)
@@ -906,34 +903,6 @@ def epoch_ms(iso):
     from datetime import datetime
 
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
-
-
-def stop_when_caught_up(query, reference, timeout_s=60):
-    """Stop `query` once its source has read as far as `reference` (a query on the same
-    Kafka topic, stopped) had: a script's second query (say, a Kafka sink beside the
-    console one) then holds what the first one read. At most timeout_s seconds."""
-
-    def end_offsets(q):
-        progress = q.lastProgress or {"sources": [{}]}
-        end = progress["sources"][0].get("endOffset") or {}
-        return json.loads(end) if isinstance(end, str) else end
-
-    target = end_offsets(reference)
-    deadline = time.monotonic() + timeout_s
-    while query.isActive and time.monotonic() < deadline:
-        have = end_offsets(query)
-        if all(have.get(topic, {}).get(p, -1) >= offset
-               for topic, parts in target.items() for p, offset in parts.items()):
-            break
-        time.sleep(0.2)
-    else:
-        if query.exception():
-            print(f"error: the query {query.name or query.id} failed: {query.exception().desc[:300]}",
-                  file=sys.stderr, flush=True)
-        elif query.isActive:
-            print(f"warning: the query {query.name or query.id} did not catch up within {timeout_s} s",
-                  file=sys.stderr, flush=True)
-    _stop_quietly(query)
 
 
 def _stop_quietly(query):
