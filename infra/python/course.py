@@ -683,6 +683,7 @@ def stop_query_when_done(query, args, on_progress=None):
     on_progress(progress), if given, is called with the progress of each micro-batch
     with data (a dict, as StreamingQueryProgress.json has it) when Spark reports it, once.
     Call query.awaitTermination() after it."""
+    from py4j.protocol import Py4JError
     from pyspark import SparkContext
     from pyspark.java_gateway import ensure_callback_server_started
 
@@ -725,7 +726,11 @@ def stop_query_when_done(query, args, on_progress=None):
                     print(f"{reached} reached: stopping after the micro-batch under way ...",
                           file=sys.stderr, flush=True)
                     break
-            _stop_quietly(query)
+            if query.isActive:
+                try:
+                    _stop_between_micro_batches(query)
+                except Py4JError:  # another Spark, other internals (README, "Upgrading Spark")
+                    query.stop()
             # Spark reports the end of a query after its last micro-batch: all counted.
             terminated.wait(30)
             if took:
@@ -903,17 +908,6 @@ def epoch_ms(iso):
     from datetime import datetime
 
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
-
-
-def _stop_quietly(query):
-    """Stop a query between two micro-batches; with another Spark's internals, as it can."""
-    from py4j.protocol import Py4JError
-
-    if query.isActive:
-        try:
-            _stop_between_micro_batches(query)
-        except Py4JError:  # another Spark, other internals (README, "Upgrading Spark")
-            query.stop()
 
 
 def stop_on_ctrl_c():
