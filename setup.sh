@@ -7,9 +7,9 @@
 # 2. makes .venv and installs the pinned requirements.txt into it;
 # 3. resolves, once, the Kafka broker jars and Spark's Kafka connector, so that no
 #    exercise downloads anything later (a live demo never waits on the network);
-# 4. makes Spark's class-data archive, which starts every Spark exercise sooner;
-# 5. starts a Kafka broker: the Docker one when a Docker engine runs, otherwise
-#    the local one (bash infra/kafka.sh). COURSE_BROKER=local|docker chooses.
+# 4. starts a Kafka broker: the Docker one when a Docker engine runs, otherwise
+#    the local one (bash infra/kafka.sh). COURSE_BROKER=local|docker chooses;
+# 5. makes Spark's class-data archive, which starts every Spark exercise sooner.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=infra/common.sh
@@ -56,11 +56,6 @@ step "Kafka broker jars and Spark's Kafka connector (resolved once, then cached)
 bash infra/fetch_jars.sh kafka
 bash infra/fetch_jars.sh spark-kafka
 
-step "Spark's class-data archive: a faster start for every Spark exercise (once; about 170 MB)"
-# Spark's JVM loads some 20,000 classes at every start; Java's class-data sharing keeps them
-# ready in an archive, made by running a small Spark job once (infra/python/spark_archive.py).
-"$COURSE_PYTHON" infra/python/spark_archive.py
-
 step "A Kafka broker on $KAFKA_SERVER"
 # run.sh starts the course's broker on its own only on this address (infra/common.sh).
 mkdir -p "$COURSE_LOCAL"
@@ -78,6 +73,12 @@ else
   echo "no Docker engine: using the local broker (bash infra/kafka.sh start)"
   bash infra/kafka.sh start
 fi
+
+step "Spark's class-data archive: a faster start for every Spark exercise (once; about 240 MB)"
+# Spark's JVM loads some 20,000 classes at every start; Java's class-data sharing keeps them
+# ready in an archive, made by running a small Spark job once (infra/python/spark_archive.py),
+# after the broker starts, so that Spark's Kafka classes are in it too.
+"$COURSE_PYTHON" infra/python/spark_archive.py
 
 cat <<'NEXT'
 

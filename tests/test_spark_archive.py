@@ -35,8 +35,9 @@ def test_an_archive_made_for_another_java_or_spark_is_not_used(tmp_path, monkeyp
     monkeypatch.setattr(spark_archive, "STAMP", str(tmp_path / "spark.jsa.stamp"))
     (tmp_path / "spark.jsa").write_bytes(b"archive")
     stamp = tmp_path / "spark.jsa.stamp"
-    stamp.write_text(spark_archive._fingerprint())
-    assert spark_archive.archive_for_this_java() == str(tmp_path / "spark.jsa")
+    for kafka in ("", "\n" + spark_archive.WITH_KAFKA):  # made with a broker or without one
+        stamp.write_text(spark_archive._fingerprint() + kafka)
+        assert spark_archive.archive_for_this_java() == str(tmp_path / "spark.jsa")
     for other in ("java /usr/lib/jvm/another/bin/java 1 2", "pyspark 4.1.0"):
         first, rest = spark_archive._fingerprint().split("\n", 1)
         stamp.write_text(f"{other}\n{rest}" if other.startswith("java") else f"{first}\n{other}\n"

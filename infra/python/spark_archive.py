@@ -6,10 +6,12 @@ Most of a Spark exercise's start-up is its JVM loading, verifying and linking so
 20,000 classes of Spark's jars. Java's application class-data sharing (CDS) keeps
 them, ready to map into memory, in an archive file: this script runs a small Spark
 job once with -XX:ArchiveClassesAtExit (the job touches what the exercises use:
-a SparkSession, a streaming aggregation with its state store and checkpoint, a
-foreachBatch in Python, a DStream, the state data source), and course.py passes
+a SparkSession and its web UI, a streaming aggregation with its state store and
+checkpoint, a foreachBatch in Python, the state data source, a Spark ML pipeline
+saved and loaded, a step of MLlib's streaming k-means, a DStream, and, when a
+broker answers, Spark's Kafka sink and source), and course.py passes
 -XX:SharedArchiveFile to every later driver JVM (spark.driver.defaultJavaOptions).
-The archive (about 170 MB, in infra/local/spark-cds/, ignored by git) belongs to one
+The archive (about 240 MB, in infra/local/spark-cds/, ignored by git) belongs to one
 Java build and one set of Spark jars: course.py uses it only when the stamp next to
 it names the Java and the pyspark of this run, so a new Java or a new Spark simply
 starts without it until setup.sh makes a new one. Measured by tests/benchmark.py;
@@ -47,14 +49,26 @@ def _fingerprint():
                       f"pyspark {importlib.metadata.version('pyspark')}", f"training job {job}", *jars])
 
 
-def archive_for_this_java():
-    """The archive's path if setup.sh made it for this Java and this Spark, else None."""
+# The stamp's last line when the training job also ran Spark's Kafka source and sink
+# (it needs a broker: setup.sh starts one first); without it a later setup.sh remakes the
+# archive once a broker answers.
+WITH_KAFKA = "with Spark's Kafka classes"
+
+
+def _stamp():
     try:
         with open(STAMP) as stamp:
-            made_for = stamp.read()
+            return stamp.read()
     except OSError:
         return None
-    return ARCHIVE if os.path.exists(ARCHIVE) and made_for == _fingerprint() else None
+
+
+def archive_for_this_java():
+    """The archive's path if setup.sh made it for this Java and this Spark, else None."""
+    made_for = _stamp()
+    if made_for is None or not os.path.exists(ARCHIVE):
+        return None
+    return ARCHIVE if made_for.removesuffix("\n" + WITH_KAFKA) == _fingerprint() else None
 
 
 # The job whose classes go into the archive: it runs in a JVM of its own, started by
@@ -66,7 +80,8 @@ from pyspark.sql import SparkSession, functions as F
 from pyspark.streaming import StreamingContext
 
 os.environ["PYSPARK_SUBMIT_ARGS"] = course._spark_submit_args(dump_archive=sys.argv[1])
-spark = SparkSession.builder.appName("spark_archive").getOrCreate()
+spark = (SparkSession.builder.appName("spark_archive").config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+         .config("spark.ui.port", 0).getOrCreate())  # the UI too, on a free port
 checkpoint = tempfile.mkdtemp()
 rows = spark.readStream.format("rate").option("rowsPerSecond", 50).load()
 counts = (rows.withWatermark("timestamp", "5 seconds")
@@ -91,6 +106,27 @@ pipeline = Pipeline(stages=[RegexTokenizer(inputCol="text", outputCol="c", patte
 pipeline.fit(texts).write().overwrite().save(os.path.join(checkpoint, "model"))
 PipelineModel.load(os.path.join(checkpoint, "model")).transform(texts).select(F.lower("text")).collect()
 sc = spark.sparkContext
+# One step of MLlib's streaming k-means (its linear algebra), as twitter_cluster's
+from pyspark.mllib.clustering import StreamingKMeans
+from pyspark.mllib.linalg import Vectors
+kmeans = StreamingKMeans(k=2, timeUnit="batches").setRandomCenters(8, 0.0, 1).latestModel()
+kmeans.update(sc.parallelize([Vectors.dense([float(i)] * 8) for i in range(10)], 1), 1.0, "batches")
+# Spark's Kafka sink and source, when a broker answers (setup.sh starts one first)
+if course._broker_answers():
+    from kafka import KafkaAdminClient
+    topic = f"spark-archive-{os.getpid()}"
+    kafka = {"kafka.bootstrap.servers": course.KAFKA_SERVER}
+    spark.createDataFrame([("a b",)], "value STRING").write.format("kafka").options(
+        topic=topic, **kafka).save()
+    query = (spark.readStream.format("kafka").options(subscribe=topic, startingOffsets="earliest",
+                                                      **kafka).load()
+             .select(F.explode(F.split(F.col("value").cast("string"), " ")).alias("word"))
+             .groupBy("word").count().writeStream.outputMode("complete")
+             .foreachBatch(lambda batch, batch_id: batch.collect())
+             .trigger(availableNow=True).start())
+    query.awaitTermination()
+    KafkaAdminClient(bootstrap_servers=course.KAFKA_SERVER).delete_topics([topic])
+    print("KAFKA CLASSES")
 ssc = StreamingContext(sc, 0.5)
 def collect(rdd):
     rdd.collect()  # an output operation returns nothing
@@ -109,7 +145,9 @@ def make():
     fingerprint = _fingerprint()
     if fingerprint is None:
         sys.exit("error: no Java or no pyspark found. Fix: bash setup.sh")
-    if archive_for_this_java():
+    from course import _broker_answers
+
+    if archive_for_this_java() and (_stamp().endswith(WITH_KAFKA) or not _broker_answers()):
         print("up to date")
         return
     os.makedirs(os.path.dirname(ARCHIVE), exist_ok=True)
@@ -119,7 +157,7 @@ def make():
     dump = ARCHIVE + ".new"
     with tempfile.TemporaryDirectory() as cwd:  # Spark's scratch files stay out of the repository
         job = subprocess.run([sys.executable, "-c", TRAINING_JOB, dump], cwd=cwd, text=True,
-                             env={**os.environ, "SPARK_UI": "off", "PYSPARK_SUBMIT_ARGS": ""},
+                             env={**os.environ, "PYSPARK_SUBMIT_ARGS": ""},
                              capture_output=True, timeout=600)
     if job.returncode != 0 or not os.path.exists(dump):
         log = os.path.join(os.path.dirname(ARCHIVE), "make.log")
@@ -132,7 +170,7 @@ def make():
         return
     os.replace(dump, ARCHIVE)
     with open(STAMP, "w") as stamp:
-        stamp.write(fingerprint)
+        stamp.write(fingerprint + ("\n" + WITH_KAFKA if "KAFKA CLASSES" in job.stdout else ""))
     print(f"made {os.path.relpath(ARCHIVE)} ({os.path.getsize(ARCHIVE) // 2**20} MB)")
 
 
