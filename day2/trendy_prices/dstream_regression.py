@@ -130,6 +130,7 @@ messages.foreachRDD(predict_and_report)
 
 run = course.stop_stream_when_done(ssc, args, bridge)  # stops the bridge, then Spark
 ssc.start()
+course.start_python_workers(sc)  # start-up: now, not in the first batch
 print(f"Learning from {args.topic!r} via the bridge, a batch every {args.batch_seconds:g} s "
       f"(start the producer: bash day2/trendy_prices/run.sh producer)", flush=True)
 ssc.awaitTermination()

@@ -63,6 +63,9 @@ spark = (
     # org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 (spark-submit --packages ...);
     # bash setup.sh resolved it and its dependencies once, into infra/local/jars.
     .config("spark.jars", course.KAFKA_CONNECTOR_JARS)
+    # MLlib's update runs in Python workers: this daemon imports pyspark.mllib once,
+    # before it forks them (infra/python/mllib_daemon.py)
+    .config("spark.python.daemon.module", "mllib_daemon")
     .getOrCreate()
 )
 print(f"Spark UI (the micro-batches, live): {spark.sparkContext.uiWebUrl}")
@@ -132,6 +135,7 @@ query = (
     .trigger(processingTime=f"{args.trigger} seconds")
     .start()
 )
+course.start_python_workers(spark.sparkContext)  # start-up: now, not in the first batch
 run = course.stop_query_when_done(query, args)  # --seconds, --max-messages, --batches, Ctrl-C
 query.awaitTermination()
 course.final(run, **counts)

@@ -28,6 +28,8 @@ each exercise script shows its Kafka and Spark calls itself.
                                awaitTermination(); they count messages, malformed
                                ones and batches for the FINAL line, and print one
                                line on how long the (micro-)batches took
+- start_python_workers(sc)     start-up: Spark's Python workers start while the stream
+                               starts, not in the middle of its first batch
 - hms(ms), epoch_ms(iso)       times as the scripts print them, and Spark's progress
                                report times in epoch ms
 - stop_on_ctrl_c(), port_user(port)
@@ -194,6 +196,24 @@ def _check_spark_master():
 
 
 _start_jvm_in_its_own_session()
+
+
+def start_python_workers(spark_context):
+    """Start-up: Spark starts its Python worker daemon, and forks the first worker from
+    it, only when a task first runs Python code; for an MLlib step that is in the
+    middle of the first batch, and with pyspark.mllib to import (mllib_daemon.py)
+    it costs about 1.3 s there on a 2-core laptop. This one-task job, on a thread of
+    its own while the stream starts, pays for it on the other core instead. The daemon
+    then serves every later Python task of the RDD API (a DStream's, MLlib's); the
+    pandas UDFs of Structured Streaming have a daemon of their own."""
+    def one_python_task():
+        try:
+            spark_context.parallelize([0], 1).map(bool).count()
+        except Exception:  # Spark stopped first: nothing left to start
+            pass
+
+    threading.Thread(target=one_python_task, name="start-python-workers", daemon=True).start()
+
 
 NO_BROKER = ("error: no Kafka broker answers on {server}. "
              "Start one: bash infra/kafka.sh start (or docker compose up -d kafka)")
