@@ -421,7 +421,11 @@ def delete_topic(topic):
 def assert_quiet_stop(output, rc, stop, batch_line):
     """Exit 0, one stop, no noise, and no batch printed after the stop's summary line."""
     where = NOISE.search(output)
-    assert not where, f"{where[0]!r} in the output:\n{output[max(0, where.start() - 1500):][:4000]}"
+    # a deep recursion repeats a few frames: its distinct ones say where it started
+    trace = output[where.end():] if where else ""
+    frames = list(dict.fromkeys(re.findall(r"^\s*at .*$", trace, re.MULTILINE)))
+    assert not where, (f"{where[0]!r} in the output:\n{output[max(0, where.start() - 1500):][:4000]}"
+                       + "\n... its distinct frames:\n" + "\n".join(frames[:60]))
     assert rc == 0, f"exit {rc}:\n{output[-3000:]}"
     said = r"Ctrl-C: stopping gracefully" if stop == "sigint" else r"(?:reached|is processed): stopping"
     assert len(re.findall(said, output)) == 1, output[-3000:]
