@@ -83,7 +83,9 @@ def test_producers_three_clients_acks_and_batching(kafka_server):
     assert len(configs) == 4 and len(rows) == 12, rows  # acks 1 and all, with and without batching
     for r in rows:  # the same records for every client: 1000 batched, a tenth without batching
         assert r["records"] == (1000 if r["batching"].startswith("linger") else 100), r
-        assert r["records_per_s"] > 0 and r["mib_per_s"] >= 0 and r["wall_seconds"] >= r["seconds"] > 0, r
+        assert r["records_per_s"] > 0 and r["mib_per_s"] >= 0, r
+        # the wall time includes the send time; rounded to 0.01 s and 0.001 s, it may look 0.0055 s less
+        assert r["wall_seconds"] + 0.006 >= r["seconds"] > 0, r
     assert "pipelines" not in got and got["plots"] == ["advanced/latency_lab/output/producers.png"]
     assert_plots(got["plots"], started)
     assert "client" in proc.stdout and "records/s" in proc.stdout  # the table
