@@ -7,9 +7,10 @@ Most of a Spark exercise's start-up is its JVM loading, verifying and linking so
 them, ready to map into memory, in an archive file: this script runs a small Spark
 job once with -XX:ArchiveClassesAtExit (the job touches what the exercises use:
 a SparkSession and its web UI, a streaming aggregation with its state store and
-checkpoint, a foreachBatch in Python, the state data source, a Spark ML pipeline
-saved and loaded, a step of MLlib's streaming k-means, a DStream, and, when a
-broker answers, Spark's Kafka sink and source), and course.py passes
+checkpoint, a foreachBatch in Python, a stateful function in pandas (Arrow), the
+state data source, a Spark ML pipeline saved and loaded, a step of MLlib's streaming
+k-means, a DStream, and, when a broker answers, Spark's Kafka sink and source), and
+course.py passes
 -XX:SharedArchiveFile to every later driver JVM (spark.driver.defaultJavaOptions).
 The archive (about 240 MB, in infra/local/spark-cds/, ignored by git) belongs to one
 Java build and one set of Spark jars: course.py uses it only when the stamp next to
@@ -93,6 +94,24 @@ while len(seen) < 3 and query.exception() is None:
     query.awaitTermination(1)
 query.stop()
 spark.read.format("statestore").load(checkpoint).count()
+# A stateful function in pandas (Arrow, the pandas worker), as stateful_wordcount's
+import pandas as pd
+from pyspark.sql.streaming.state import GroupStateTimeout
+def running_total(key, batches, state):
+    total = (state.get[0] if state.exists else 0) + sum(len(b) for b in batches)
+    state.update((total,))
+    yield pd.DataFrame({"key": [key[0]], "total": [total]})
+
+
+seen = []
+query = (rows.select((F.col("value") % 3).alias("key")).groupBy("key")
+         .applyInPandasWithState(running_total, "key LONG, total LONG", "total LONG", "update",
+                                 GroupStateTimeout.NoTimeout)
+         .writeStream.outputMode("update").option("checkpointLocation", os.path.join(checkpoint, "p"))
+         .foreachBatch(lambda batch, batch_id: seen.append(batch.collect())).start())
+while len(seen) < 2 and query.exception() is None:
+    query.awaitTermination(1)
+query.stop()
 # A Spark ML pipeline saved and loaded (Parquet, JSON metadata), as twitter_cluster's model
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
@@ -151,7 +170,7 @@ def make():
         print("up to date")
         return
     os.makedirs(os.path.dirname(ARCHIVE), exist_ok=True)
-    for stale in (ARCHIVE, STAMP):
+    for stale in (ARCHIVE, STAMP, os.path.join(os.path.dirname(ARCHIVE), "make.log")):
         if os.path.exists(stale):
             os.remove(stale)
     dump = ARCHIVE + ".new"
