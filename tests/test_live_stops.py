@@ -445,3 +445,37 @@ def test_a_live_dstream_stop_is_quiet_and_counts_each_message_once(name, stop, t
         PARTS[name].check(final(output), output, run)
     finally:
         delete_topic(run.topic)
+
+
+def processes_with(marker):
+    """The pids of the processes whose environment holds `marker` (Linux /proc)."""
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                pids.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours
+            pass
+    return pids
+
+
+@pytest.mark.parametrize("part", ["train", "predict"])
+def test_ctrl_c_before_the_stream_starts_exits_at_once_and_quietly(part, tmp_path, monkeypatch):
+    """Ctrl-C after Spark has started but before a stream's own Ctrl-C handler (while
+    train fits its models, while predict loads its pipeline): one line, exit 130, no
+    traceback (pyspark's own handler raised KeyboardInterrupt inside a call into the
+    JVM), and Spark's JVM and its Python workers are gone too."""
+    args = ["day2/twitter_cluster/run.sh", part, "--model", tmp_path / "model", "--runs", "1"]
+    if part == "predict":
+        args = ["day2/twitter_cluster/run.sh", part, "--model", train_model(tmp_path),
+                "--topic", "tweets-ctrl-c-test"]
+    marker = f"COURSE_TEST_RUN=ctrl-c-{os.urandom(4).hex()}"
+    monkeypatch.setenv(*marker.split("="))  # run_live's processes and theirs inherit it
+    output, rc, _ = run_live(args, r"^Spark UI", "sigint", wait_after_ready=0.3)
+    assert rc == 130, f"exit {rc}:\n{output[-3000:]}"
+    assert "Ctrl-C before the stream started: exiting." in output, output[-3000:]
+    assert not NOISE.search(output), output[-3000:]
+    deadline = time.monotonic() + 15
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not processes_with(marker), "Spark's JVM or a Python worker outlived the script"

@@ -105,18 +105,26 @@ def _start_jvm_in_its_own_session():
     Spark's JVM ignores it, but the Python workers it starts would die in the middle
     of a task (with a wall of errors). So the JVM starts in a session of its own, and
     only this script hears Ctrl-C: it stops Spark gracefully (see _on_ctrl_c).
-    Ctrl-C while Spark is still starting exits at once, quietly."""
+    Ctrl-C before that, while Spark starts or a model loads, exits at once, quietly."""
     try:
         import pyspark.core.context as context
     except ImportError:  # a Kafka-only image has no pyspark
         return
-    launch = context.launch_gateway
+    launch, do_init = context.launch_gateway, context.SparkContext._do_init
+
+    def exit_now(signum, frame):
+        # (Spark's JVM exits when this process does: it watches its standard input)
+        print("\nCtrl-C before the stream started: exiting.", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    def init_spark_context(self, *args, **kwargs):
+        do_init(self, *args, **kwargs)
+        # pyspark's SparkContext sets a handler of its own that raises KeyboardInterrupt
+        # wherever the script is, inside a call into the JVM too: a traceback of 40 lines.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
 
     def launch_gateway(conf=None, popen_kwargs=None):
-        def exit_now(signum, frame):
-            print("\nCtrl-C while Spark starts: exiting.", file=sys.stderr, flush=True)
-            os._exit(130)
-
         signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
         _check_spark_master()
         jvm_stderr = _pass_on_jvm_stderr()
@@ -129,6 +137,7 @@ def _start_jvm_in_its_own_session():
         return gateway
 
     context.launch_gateway = launch_gateway
+    context.SparkContext._do_init = init_spark_context
 
 
 # Lines Spark's JVM prints on every run that say nothing to a student; the JVM's other
