@@ -13,7 +13,6 @@ import json
 import os
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import course
 
@@ -93,7 +92,10 @@ class DriftReport:
 
     def plot(self, path):
         # A bare Figure draws with the Agg backend (PNG, no display needed); pyplot
-        # would try to open a window on a laptop.
+        # would try to open a window on a laptop. Imported here, at the end: matplotlib
+        # takes half a second to import, which would delay the stream's start.
+        from matplotlib.figure import Figure
+
         t = [r["t"] for r in self.history]
         learned = np.array([r["learned"] for r in self.history])
         true = np.array([r["true"] for r in self.history])
