@@ -67,6 +67,9 @@ reader = (
     spark.readStream.format("kafka")
     .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
     .option("subscribe", args.topic)
+    # After each read a task asks Kafka for the partition's offsets, behind its own next fetch,
+    # which the broker holds up to fetch.max.wait.ms (500 ms) while no newer message exists
+    .option("kafka.fetch.max.wait.ms", 10)  # (course README, "How fast a Spark exercise starts")
     .option("startingOffsets", args.starting_offsets)
 )
 if args.max_per_batch:
