@@ -105,7 +105,7 @@ def show_batch(batch, batch_id):
             print(json.dumps({"cluster": row.cluster, "lang": row.lang, "at": row.at,
                               "text": row.text}, ensure_ascii=False))
     counts["shown"] += shown
-    print(f"-- batch {batch_id}: {shown} tweets shown", file=sys.stderr, flush=True)
+    print(f"-- batch {batch_id}: {shown} tweet{'' if shown == 1 else 's'} shown", file=sys.stderr, flush=True)
 
 
 which = "every cluster" if args.cluster is None else (
