@@ -103,7 +103,8 @@ def test_the_lesson_calls_are_in_the_script(script):
     if 'readStream.format("kafka")' in source and rel(script).startswith("day2/"):
         # the lessons' first batch would wait 0.5 s per task wave (course README, "How fast
         # a Spark exercise starts"); the advanced labs keep Kafka's default, as Spark ships it
-        assert '.option("kafka.fetch.max.wait.ms", 10)' in source, rel(script)
+        assert '.option("kafka.fetch.max.wait.ms", 10)' in source, \
+            f"{rel(script)}: set it on the Kafka source (README, 'How fast a Spark exercise starts')"
     if "KafkaProducer(" in source:  # delivery reports, and nothing lost at exit
         assert "add_callback" in source or ".get(timeout" in source, f"{rel(script)}: no delivery report"
         assert "flush(" in source or ".close(" in source, f"{rel(script)}: no flush() before exit"

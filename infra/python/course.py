@@ -114,7 +114,8 @@ def _start_jvm_in_its_own_session():
 
     def exit_now(signum, frame):
         # (Spark's JVM exits when this process does: it watches its standard input)
-        print("\nCtrl-C before the stream started: exiting.", file=sys.stderr, flush=True)
+        print("\nCtrl-C: exiting (no stream had started: nothing to stop gracefully).", file=sys.stderr,
+              flush=True)
         os._exit(130)
 
     def init_spark_context(self, *args, **kwargs):
@@ -125,7 +126,8 @@ def _start_jvm_in_its_own_session():
             signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
 
     def launch_gateway(conf=None, popen_kwargs=None):
-        signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
         _check_spark_master()
         jvm_stderr = _pass_on_jvm_stderr()
         try:

@@ -10,8 +10,8 @@ a SparkSession and its web UI, a streaming aggregation with its state store and
 checkpoint, a foreachBatch in Python, a stateful function in pandas (Arrow), the
 state data source, a Spark ML pipeline saved and loaded, a step of MLlib's streaming
 k-means, a DStream, and, when a broker answers, Spark's Kafka sink and source), and
-course.py passes
--XX:SharedArchiveFile to every later driver JVM (spark.driver.defaultJavaOptions).
+course.py passes -XX:SharedArchiveFile to every later driver JVM
+(spark.driver.defaultJavaOptions).
 The archive (about 240 MB, in infra/local/spark-cds/, ignored by git) belongs to one
 Java build and one set of Spark jars: course.py uses it only when the stamp next to
 it names the Java and the pyspark of this run, so a new Java or a new Spark simply

@@ -76,9 +76,10 @@ records = (
     spark.readStream.format("kafka")
     .option("kafka.bootstrap.servers", course.KAFKA_SERVER)
     .option("subscribe", args.topic)
-    # After each read a task asks Kafka for the partition's offsets, behind its own next fetch,
-    # which the broker holds up to fetch.max.wait.ms (500 ms) while no newer message exists
-    .option("kafka.fetch.max.wait.ms", 10)  # (course README, "How fast a Spark exercise starts")
+    # After its read, each task asks Kafka for the partition's offsets, which the broker answers
+    # only after the consumer's next fetch; it holds that fetch up to fetch.max.wait.ms (500 ms by
+    # default) while no newer message exists (course README, "How fast a Spark exercise starts")
+    .option("kafka.fetch.max.wait.ms", 10)
     .option("startingOffsets", args.starting_offsets)
     .option("maxOffsetsPerTrigger", args.max_per_batch)
     .load()
