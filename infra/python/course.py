@@ -118,16 +118,18 @@ def _start_jvm_in_its_own_session():
               flush=True)
         os._exit(130)
 
+    def exit_now_on_ctrl_c():  # until a stream's own handler takes over
+        if threading.current_thread() is threading.main_thread():  # (signals: main thread only)
+            signal.signal(signal.SIGINT, exit_now)
+
     def init_spark_context(self, *args, **kwargs):
         do_init(self, *args, **kwargs)
         # pyspark's SparkContext sets a handler of its own that raises KeyboardInterrupt
         # wherever the script is, inside a call into the JVM too: a traceback of 40 lines.
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
+        exit_now_on_ctrl_c()
 
     def launch_gateway(conf=None, popen_kwargs=None):
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, exit_now)  # until a stream's own handler takes over
+        exit_now_on_ctrl_c()
         _check_spark_master()
         jvm_stderr = _pass_on_jvm_stderr()
         try:

@@ -31,6 +31,7 @@ import tempfile
 _LOCAL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "local")
 ARCHIVE = os.path.join(_LOCAL, "spark-cds", "spark.jsa")
 STAMP = ARCHIVE + ".stamp"
+LOG = os.path.join(os.path.dirname(ARCHIVE), "make.log")  # what a failed training job printed
 
 
 def _fingerprint():
@@ -170,7 +171,7 @@ def make():
         print("up to date")
         return
     os.makedirs(os.path.dirname(ARCHIVE), exist_ok=True)
-    for stale in (ARCHIVE, STAMP, os.path.join(os.path.dirname(ARCHIVE), "make.log")):
+    for stale in (ARCHIVE, STAMP, LOG):
         if os.path.exists(stale):
             os.remove(stale)
     dump = ARCHIVE + ".new"
@@ -179,12 +180,11 @@ def make():
                              env={**os.environ, "PYSPARK_SUBMIT_ARGS": ""},
                              capture_output=True, timeout=600)
     if job.returncode != 0 or not os.path.exists(dump):
-        log = os.path.join(os.path.dirname(ARCHIVE), "make.log")
-        with open(log, "w") as out:
+        with open(LOG, "w") as out:
             out.write(job.stdout + job.stderr)
         # Not an error for setup.sh: the exercises run without the archive, only slower to start.
         print(f"warning: could not make Spark's class-data archive; the exercises start without "
-              f"it, a few seconds slower (what the job printed: {os.path.relpath(log)}). "
+              f"it, a few seconds slower (what the job printed: {os.path.relpath(LOG)}). "
               "Fix: bash setup.sh again; if it fails again, report that file")
         return
     os.replace(dump, ARCHIVE)
